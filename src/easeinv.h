@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ * easeinv.h
+ *	  Declarations shared by the easeinv modules.
+ *
+ * Module map:
+ *	  easeinv.c   library entry point and GUC definitions
+ *	  tenant.c    tenant context: resolution, caching, set_tenant/current_tenant
+ *	  guard.c     the tenant guard trigger attached to every tenant table
+ *	  gstin.c     GSTIN validation (format and check digit)
+ *-------------------------------------------------------------------------
+ */
+#ifndef EASEINV_H
+#define EASEINV_H
+
+#include "postgres.h"
+
+/* Version shims: keep every PG_VERSION_NUM test in one place. */
+#if PG_VERSION_NUM < 150000
+#error "easeinv requires PostgreSQL 15 or later"
+#endif
+
+#if PG_VERSION_NUM >= 170000
+#define EASEINV_MY_LXID		(MyProc->vxid.lxid)
+#else
+#define EASEINV_MY_LXID		(MyProc->lxid)
+#endif
+
+/* GUC variables (easeinv.c) */
+extern char *easeinv_tenant_guc;		/* easeinv.tenant_id */
+extern char *easeinv_jwt_claim;			/* easeinv.jwt_claim */
+extern int	easeinv_partitions;			/* easeinv.partitions */
+
+#define EASEINV_SCHEMA			"easeinv"
+#define EASEINV_TENANT_GUC		"easeinv.tenant_id"
+#define EASEINV_JWT_CLAIMS_GUC	"request.jwt.claims"
+#define EASEINV_MAX_PARTITIONS	256
+
+/* tenant.c */
+typedef enum TenantLookup
+{
+	TENANT_REQUIRED,			/* raise 42501 when there is no context */
+	TENANT_OPTIONAL				/* return 0 when there is no context */
+} TenantLookup;
+
+extern int64 easeinv_resolve_tenant(TenantLookup mode);
+extern bool easeinv_role_bypasses_rls(void);
+extern void easeinv_tenant_init(void);
+
+/* gstin.c */
+extern bool easeinv_gstin_is_valid(const char *gstin, int len, const char **why);
+
+#endif							/* EASEINV_H */

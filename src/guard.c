@@ -1,0 +1,185 @@
+/*-------------------------------------------------------------------------
+ * guard.c
+ *	  tenant_guard(): the BEFORE row (and TRUNCATE) trigger on every tenant table.
+ *
+ * Row level security decides which rows a statement can see; the guard keeps
+ * the writes honest whatever the policies say:
+ *	  - INSERT: a NULL tenant_id is stamped from the tenant context; a tenant_id
+ *		that differs from the context is refused;
+ *	  - UPDATE: tenant_id never changes;
+ *	  - INSERT/UPDATE/DELETE with no tenant context are refused, except for
+ *		roles that bypass RLS (superusers, BYPASSRLS such as easeinv_admin),
+ *		which must then name the tenant explicitly;
+ *	  - TRUNCATE (statement level) is refused except for roles that bypass RLS.
+ *-------------------------------------------------------------------------
+ */
+#include "easeinv.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(tenant_guard);
+
+/* Per-trigger cache of the tenant_id column position, kept in fn_extra. */
+typedef struct GuardCache
+{
+	Oid			relid;
+	int			attno;
+} GuardCache;
+
+static int	guard_tenant_attno(FunctionCallInfo fcinfo, Relation rel);
+static int64 guard_get_tenant(HeapTuple tuple, Relation rel, int attno, bool *isnull);
+static void guard_refuse_other_tenant(Relation rel, int64 row_tenant, int64 context);
+
+/* guard_tenant_attno: where tenant_id is in this relation (cached per trigger). */
+static int
+guard_tenant_attno(FunctionCallInfo fcinfo, Relation rel)
+{
+	GuardCache *gc = (GuardCache *) fcinfo->flinfo->fn_extra;
+	int			attno;
+
+	if (gc != NULL && gc->relid == RelationGetRelid(rel))
+		return gc->attno;
+
+	attno = SPI_fnumber(RelationGetDescr(rel), "tenant_id");
+	if (attno <= 0 || TupleDescAttr(RelationGetDescr(rel), attno - 1)->atttypid != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("table \"%s\" has no bigint column \"tenant_id\"",
+						RelationGetRelationName(rel)),
+				 errhint("easeinv.tenant_guard() protects tables with a tenant_id bigint NOT NULL column; "
+						 "attach it with easeinv.enable_tenancy().")));
+
+	if (gc == NULL)
+		gc = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(GuardCache));
+	gc->relid = RelationGetRelid(rel);
+	gc->attno = attno;
+	fcinfo->flinfo->fn_extra = gc;
+	return attno;
+}
+
+/* guard_get_tenant: the tenant_id of a row. */
+static int64
+guard_get_tenant(HeapTuple tuple, Relation rel, int attno, bool *isnull)
+{
+	Datum		d = heap_getattr(tuple, attno, RelationGetDescr(rel), isnull);
+
+	return *isnull ? 0 : DatumGetInt64(d);
+}
+
+/* guard_refuse_other_tenant: the row is not the current tenant's. */
+static void
+guard_refuse_other_tenant(Relation rel, int64 row_tenant, int64 context)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("row of tenant %lld cannot be written in the context of tenant %lld",
+					(long long) row_tenant, (long long) context),
+			 errdetail("Table \"%s\" is a tenant table.", RelationGetRelationName(rel)),
+			 errhint("Omit tenant_id to take it from the tenant context, or switch context with easeinv.set_tenant().")));
+}
+
+/*
+ * tenant_guard() returns trigger: see the file header for what it enforces.
+ */
+Datum
+tenant_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+	Relation	rel;
+	int			attno;
+	int64		context;
+	bool		isnull;
+	int64		row_tenant;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.tenant_guard() can only be called as a trigger")));
+	td = (TriggerData *) fcinfo->context;
+	rel = td->tg_relation;
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	{
+		if (!easeinv_role_bypasses_rls())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot truncate tenant table \"%s\"", RelationGetRelationName(rel)),
+					 errdetail("TRUNCATE would remove the rows of every tenant."),
+					 errhint("Delete the current tenant's rows with DELETE, or truncate as a maintenance role (easeinv_admin).")));
+		return PointerGetDatum(NULL);
+	}
+
+	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.tenant_guard() must be fired BEFORE, FOR EACH ROW"),
+				 errhint("Attach it with easeinv.enable_tenancy().")));
+
+	attno = guard_tenant_attno(fcinfo, rel);
+	context = easeinv_resolve_tenant(TENANT_OPTIONAL);
+
+	/* Without a context only roles that bypass RLS may write, and explicitly. */
+	if (context == 0 && !easeinv_role_bypasses_rls())
+		(void) easeinv_resolve_tenant(TENANT_REQUIRED); /* raises 42501 */
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		HeapTuple	newtup = td->tg_trigtuple;
+
+		row_tenant = guard_get_tenant(newtup, rel, attno, &isnull);
+		if (isnull)
+		{
+			if (context == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_NOT_NULL_VIOLATION),
+						 errmsg("tenant_id of a new row in \"%s\" is null and there is no tenant context",
+								RelationGetRelationName(rel)),
+						 errhint("Name the tenant in tenant_id, or set a tenant context first.")));
+			if (rel->rd_rel->relispartition)
+				ereport(ERROR,
+						(errcode(ERRCODE_NOT_NULL_VIOLATION),
+						 errmsg("explicit null tenant_id for partitioned table \"%s\"",
+								RelationGetRelationName(rel)),
+						 errdetail("A row is routed to its partition by tenant_id before triggers run."),
+						 errhint("Omit the tenant_id column: its default takes the tenant context.")));
+			{
+				Datum		value = Int64GetDatum(context);
+				bool		nulls = false;
+
+				newtup = heap_modify_tuple_by_cols(newtup, RelationGetDescr(rel),
+												   1, &attno, &value, &nulls);
+			}
+		}
+		else if (context != 0 && row_tenant != context)
+			guard_refuse_other_tenant(rel, row_tenant, context);
+		return PointerGetDatum(newtup);
+	}
+
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		bool		newnull;
+		int64		old_tenant = guard_get_tenant(td->tg_trigtuple, rel, attno, &isnull);
+		int64		new_tenant = guard_get_tenant(td->tg_newtuple, rel, attno, &newnull);
+
+		if (newnull || isnull || new_tenant != old_tenant)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("tenant_id of a row in \"%s\" cannot be changed",
+							RelationGetRelationName(rel)),
+					 errdetail("The row belongs to tenant %lld.", (long long) old_tenant),
+					 errhint("Copy the data into the other tenant's context instead.")));
+		if (context != 0 && old_tenant != context)
+			guard_refuse_other_tenant(rel, old_tenant, context);
+		return PointerGetDatum(td->tg_newtuple);
+	}
+
+	/* DELETE */
+	row_tenant = guard_get_tenant(td->tg_trigtuple, rel, attno, &isnull);
+	if (context != 0 && row_tenant != context)
+		guard_refuse_other_tenant(rel, row_tenant, context);
+	return PointerGetDatum(td->tg_trigtuple);
+}

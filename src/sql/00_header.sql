@@ -8,12 +8,13 @@
 
 -- easeinv.partitions is read here, once: it fixes how many hash partitions every large tenant
 -- table gets.  When the library is not loaded yet, a SET before CREATE EXTENSION leaves an
--- unchecked placeholder, so the value is validated here before anything is created.
+-- unchecked placeholder, so the value is validated here before anything is created.  Unset
+-- (NULL) and reset ('') mean the default, 16.
 DO $validate$
 DECLARE
     v text := pg_catalog.current_setting('easeinv.partitions', true);
 BEGIN
-    IF v IS NOT NULL AND (v !~ '^\s*[0-9]{1,4}\s*$' OR v::integer NOT BETWEEN 1 AND 256) THEN
+    IF v <> '' AND (v !~ '^\s*[0-9]{1,4}\s*$' OR v::integer NOT BETWEEN 1 AND 256) THEN
         RAISE EXCEPTION 'invalid value for easeinv.partitions: "%"', v
             USING ERRCODE = '22023',
                   DETAIL = 'easeinv.partitions is the number of hash partitions of each large tenant table.',
@@ -30,5 +31,5 @@ CREATE TABLE easeinv.config (
     value text NOT NULL
 );
 INSERT INTO easeinv.config (key, value)
-VALUES ('partitions', pg_catalog.btrim(COALESCE(pg_catalog.current_setting('easeinv.partitions', true), '16')));
+VALUES ('partitions', COALESCE(NULLIF(pg_catalog.btrim(pg_catalog.current_setting('easeinv.partitions', true)), ''), '16'));
 COMMENT ON TABLE easeinv.config IS 'easeinv settings fixed by CREATE EXTENSION (partitions: hash partitions per large tenant table)';

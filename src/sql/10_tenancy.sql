@@ -257,6 +257,17 @@ COMMENT ON FUNCTION easeinv.create_tenant_partitions(regclass, integer) IS
 -- Protecting tables
 -------------------------------------------------------------------------------------------------
 
+-- The permissive base policy of a tenant table is USING (easeinv.tenant_access()), not USING
+-- (true): being IMMUTABLE it folds to true at plan time, and depending on the extension it is
+-- dropped by DROP EXTENSION ... CASCADE together with the restrictive tenant policy, so the
+-- table is left with forced RLS and no policy at all, which denies everything (fail closed).
+CREATE FUNCTION easeinv.tenant_access() RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT true $fn$;
+COMMENT ON FUNCTION easeinv.tenant_access() IS
+    'true; the qual of the permissive base policy on tenant tables (see enable_tenancy)';
+
 -- enable_tenancy: idempotently make a table with tenant_id bigint NOT NULL a tenant table:
 -- RLS enabled and forced (parent and every partition), a restrictive tenant policy plus a
 -- permissive base policy, the guard trigger, a TRUNCATE guard, and tenant_id defaulting to the
@@ -284,7 +295,7 @@ BEGIN
                   DETAIL = format('It is a %s; row level security protects tables.',
                                   CASE kind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                                             WHEN 'f' THEN 'foreign table' WHEN 'S' THEN 'sequence'
-                                            ELSE 'relation of kind ' || kind END),
+                                            ELSE 'relation of kind ' || kind::text END),
                   HINT = 'Protect the underlying tables, and create views WITH (security_invoker = true).';
     END IF;
     IF persist = 't' THEN
@@ -305,9 +316,13 @@ BEGIN
     END IF;
 
     FOR r IN
-        SELECT t.relid::regclass AS rel, t.isleaf, t.parentrelid IS NULL AS isroot,
+        -- the table itself, then (pg_partition_tree lists nothing for a plain table) its partitions
+        SELECT t.relid::regclass AS rel, t.level = 0 AS isroot,
                c.relrowsecurity, c.relforcerowsecurity
-          FROM pg_partition_tree(tbl) t JOIN pg_class c ON c.oid = t.relid
+          FROM (SELECT tbl::oid AS relid, 0 AS level
+                UNION ALL
+                SELECT p.relid, p.level FROM pg_partition_tree(tbl) p WHERE p.level > 0) t
+          JOIN pg_class c ON c.oid = t.relid
          WHERE c.relkind IN ('r', 'p')
          ORDER BY t.level, t.relid::regclass::text
     LOOP
@@ -333,7 +348,7 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_policy p
                         WHERE p.polrelid = r.rel AND p.polname = 'easeinv_tenant_access') THEN
             EXECUTE format('CREATE POLICY easeinv_tenant_access ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                           'USING (true) WITH CHECK (true)', r.rel);
+                           'USING (easeinv.tenant_access()) WITH CHECK (easeinv.tenant_access())', r.rel);
             RETURN NEXT format('%s: permissive policy easeinv_tenant_access created', r.rel);
         END IF;
 
@@ -376,7 +391,8 @@ COMMENT ON FUNCTION easeinv.enable_tenancy(regclass) IS
     'make a table with tenant_id bigint NOT NULL a protected tenant table (idempotent); returns the changes made';
 
 -- audit_tenancy: every table in the database with a tenant_id column, one row per missing
--- protection.  No rows means every such table is protected.
+-- protection, plus views and materialized views that expose tenant tables past row level
+-- security.  No rows means every such table is protected.
 CREATE FUNCTION easeinv.audit_tenancy()
 RETURNS TABLE (table_name regclass, problem text, detail text)
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -429,6 +445,28 @@ problems AS (
      WHERE con.conparentid = 0
        AND NOT EXISTS (SELECT 1 FROM generate_subscripts(con.conkey, 1) k
                         WHERE con.conkey[k] = t.tattno AND con.confkey[k] = ra.attnum)
+    UNION ALL
+    -- A view runs with its owner's rights: owned by a role that bypasses RLS, it shows every
+    -- tenant unless it is security_invoker.  A materialized view has no RLS at all.
+    SELECT DISTINCT v.oid,
+           CASE v.relkind WHEN 'm' THEN 'materialized view of a tenant table'
+                          ELSE 'view bypasses row level security' END,
+           CASE v.relkind
+                WHEN 'm' THEN format('it copies %s with no row level security', d.refobjid::regclass)
+                ELSE format('owned by %s, which bypasses row level security, it reads %s for every tenant; '
+                            'use WITH (security_invoker = true)', v.relowner::regrole, d.refobjid::regclass)
+           END
+      FROM pg_class v
+      JOIN pg_rewrite rw ON rw.ev_class = v.oid
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
+      JOIN t ON t.rel = d.refobjid
+      JOIN pg_roles o ON o.oid = v.relowner
+     WHERE v.relkind = 'm'
+        OR (v.relkind = 'v' AND (o.rolsuper OR o.rolbypassrls)
+            AND NOT EXISTS (SELECT 1 FROM unnest(v.reloptions) opt
+                             WHERE lower(opt) IN ('security_invoker=true', 'security_invoker=on',
+                                                  'security_invoker=1', 'security_invoker=yes')))
 )
 SELECT rel::regclass, problem, detail FROM problems ORDER BY rel::regclass::text, problem
 $fn$;

@@ -1,0 +1,135 @@
+-- enable_tenancy, create_tenant_partitions and audit_tenancy: success, idempotency, refusals.
+\set SHOW_CONTEXT never
+
+-- a partitioned application table
+CREATE TABLE notes (
+    tenant_id bigint NOT NULL,
+    id        bigint NOT NULL,
+    body      text NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+) PARTITION BY HASH (tenant_id);
+SELECT easeinv.create_tenant_partitions('notes');
+SELECT easeinv.create_tenant_partitions('notes');      -- already there: nothing to do
+SELECT easeinv.create_tenant_partitions('notes', 8);   -- a different count is refused
+\echo :LAST_ERROR_SQLSTATE
+SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_class c
+  JOIN pg_inherits i ON i.inhrelid = c.oid WHERE i.inhparent = 'notes'::regclass ORDER BY 1;
+
+-- the audit sees an unprotected tenant table (parent and partitions)
+SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text LIKE 'notes%';
+
+SELECT * FROM easeinv.enable_tenancy('notes');
+-- idempotent: a second call changes nothing
+SELECT * FROM easeinv.enable_tenancy('notes');
+SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text LIKE 'notes%';
+
+-- what it set up
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       pg_get_expr(d.adbin, d.adrelid) AS tenant_default
+  FROM pg_class c
+  LEFT JOIN pg_attrdef d ON d.adrelid = c.oid
+   AND d.adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = c.oid AND attname = 'tenant_id')
+ WHERE c.relname LIKE 'notes%' AND c.relkind IN ('r', 'p') ORDER BY 1;
+SELECT polrelid::regclass, polname, polpermissive, polcmd,
+       pg_get_expr(polqual, polrelid) AS using, pg_get_expr(polwithcheck, polrelid) AS with_check
+  FROM pg_policy WHERE polrelid = 'notes'::regclass ORDER BY polname;
+SELECT tgrelid::regclass, tgname, tgparentid <> 0 AS cloned FROM pg_trigger
+ WHERE tgrelid::regclass::text LIKE 'notes%' ORDER BY 1::text, 2;
+
+-- a plain (unpartitioned) table works the same way
+CREATE TABLE customers_app (
+    tenant_id bigint NOT NULL,
+    id        bigint NOT NULL,
+    name      text NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+SELECT * FROM easeinv.enable_tenancy('customers_app');
+
+-- a foreign key between tenant tables must carry tenant_id
+CREATE TABLE orders_app (
+    tenant_id   bigint NOT NULL,
+    id          bigint NOT NULL,
+    customer_id bigint NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, customer_id) REFERENCES customers_app (tenant_id, id)
+);
+CREATE TABLE bad_links (
+    tenant_id   bigint NOT NULL,
+    id          bigint NOT NULL,
+    customer_id bigint NOT NULL,
+    customer_tenant bigint NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (customer_tenant, customer_id) REFERENCES customers_app (tenant_id, id)
+);
+SELECT count(*) FROM easeinv.enable_tenancy('orders_app');
+SELECT count(*) FROM easeinv.enable_tenancy('bad_links');
+CREATE TABLE no_index (tenant_id bigint NOT NULL, id bigint PRIMARY KEY);
+SELECT count(*) FROM easeinv.enable_tenancy('no_index');
+CREATE TABLE loose (tenant_id integer, note text);
+CREATE TABLE untouched (tenant_id bigint NOT NULL, id bigint, PRIMARY KEY (tenant_id, id));
+SELECT * FROM easeinv.audit_tenancy();
+
+-- refusals
+SELECT easeinv.enable_tenancy(NULL);
+\echo :LAST_ERROR_SQLSTATE
+CREATE VIEW notes_view AS SELECT * FROM notes;
+SELECT easeinv.enable_tenancy('notes_view');
+\echo :LAST_ERROR_SQLSTATE
+CREATE MATERIALIZED VIEW notes_mv AS SELECT * FROM notes WITH NO DATA;
+SELECT easeinv.enable_tenancy('notes_mv');
+\echo :LAST_ERROR_SQLSTATE
+CREATE SEQUENCE some_seq;
+SELECT easeinv.enable_tenancy('some_seq');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TEMP TABLE scratch (tenant_id bigint NOT NULL);
+SELECT easeinv.enable_tenancy('scratch');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE no_column (id bigint);
+SELECT easeinv.enable_tenancy('no_column');
+\echo :LAST_ERROR_SQLSTATE
+SELECT easeinv.enable_tenancy('loose');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE nullable_tenant (tenant_id bigint, id bigint);
+SELECT easeinv.enable_tenancy('nullable_tenant');
+\echo :LAST_ERROR_SQLSTATE
+SELECT easeinv.enable_tenancy('no_such_table');
+\echo :LAST_ERROR_SQLSTATE
+-- only the owner may protect a table
+SET ROLE regress_web;
+SELECT easeinv.enable_tenancy('untouched');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- the views over tenant tables that bypass RLS show up in the audit, and go away when fixed
+SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text LIKE 'notes_%';
+ALTER VIEW notes_view SET (security_invoker = true);
+DROP MATERIALIZED VIEW notes_mv;
+SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text LIKE 'notes_%';
+
+-- create_tenant_partitions refusals
+SELECT easeinv.create_tenant_partitions('customers_app');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE by_range (tenant_id bigint NOT NULL, id bigint) PARTITION BY RANGE (tenant_id);
+SELECT easeinv.create_tenant_partitions('by_range');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE by_two (tenant_id bigint NOT NULL, id bigint) PARTITION BY HASH (tenant_id, id);
+SELECT easeinv.create_tenant_partitions('by_two');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE by_id (tenant_id bigint NOT NULL, id bigint) PARTITION BY HASH (id);
+SELECT easeinv.create_tenant_partitions('by_id');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE few (tenant_id bigint NOT NULL, id bigint) PARTITION BY HASH (tenant_id);
+SELECT easeinv.create_tenant_partitions('few', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT easeinv.create_tenant_partitions('few', 300);
+\echo :LAST_ERROR_SQLSTATE
+SELECT easeinv.create_tenant_partitions(NULL);
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE a_table_name_so_long_that_partition_suffixes_would_be_cut_off (tenant_id bigint NOT NULL)
+    PARTITION BY HASH (tenant_id);
+SELECT easeinv.create_tenant_partitions('a_table_name_so_long_that_partition_suffixes_would_be_cut_off');
+\echo :LAST_ERROR_SQLSTATE
+SELECT easeinv.create_tenant_partitions('few', 2);
+DROP TABLE by_range, by_two, by_id, few, a_table_name_so_long_that_partition_suffixes_would_be_cut_off,
+           no_column, nullable_tenant, loose, untouched, no_index, bad_links, some_seq;
+SELECT * FROM easeinv.audit_tenancy();

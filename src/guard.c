@@ -16,9 +16,11 @@
 #include "easeinv.h"
 
 #include "access/htup_details.h"
+#include "catalog/partition.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(tenant_guard);
@@ -33,6 +35,25 @@ typedef struct GuardCache
 static int	guard_tenant_attno(FunctionCallInfo fcinfo, Relation rel);
 static int64 guard_get_tenant(HeapTuple tuple, Relation rel, int attno, bool *isnull);
 static void guard_refuse_other_tenant(Relation rel, int64 row_tenant, int64 context);
+static const char *guard_table_name(Relation rel);
+
+/*
+ * guard_table_name: the table the user wrote to, for messages.  Triggers fire on the leaf
+ * partition; the user knows the partitioned table, so name the root of the tree.
+ */
+static const char *
+guard_table_name(Relation rel)
+{
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(RelationGetRelid(rel));
+		char	   *name = ancestors != NIL ? get_rel_name(llast_oid(ancestors)) : NULL;
+
+		if (name != NULL)
+			return name;
+	}
+	return RelationGetRelationName(rel);
+}
 
 /* guard_tenant_attno: where tenant_id is in this relation (cached per trigger). */
 static int
@@ -78,7 +99,7 @@ guard_refuse_other_tenant(Relation rel, int64 row_tenant, int64 context)
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("row of tenant %lld cannot be written in the context of tenant %lld",
 					(long long) row_tenant, (long long) context),
-			 errdetail("Table \"%s\" is a tenant table.", RelationGetRelationName(rel)),
+			 errdetail("Table \"%s\" is a tenant table.", guard_table_name(rel)),
 			 errhint("Omit tenant_id to take it from the tenant context, or switch context with easeinv.set_tenant().")));
 }
 
@@ -137,13 +158,13 @@ tenant_guard(PG_FUNCTION_ARGS)
 				ereport(ERROR,
 						(errcode(ERRCODE_NOT_NULL_VIOLATION),
 						 errmsg("tenant_id of a new row in \"%s\" is null and there is no tenant context",
-								RelationGetRelationName(rel)),
+								guard_table_name(rel)),
 						 errhint("Name the tenant in tenant_id, or set a tenant context first.")));
 			if (rel->rd_rel->relispartition)
 				ereport(ERROR,
 						(errcode(ERRCODE_NOT_NULL_VIOLATION),
 						 errmsg("explicit null tenant_id for partitioned table \"%s\"",
-								RelationGetRelationName(rel)),
+								guard_table_name(rel)),
 						 errdetail("A row is routed to its partition by tenant_id before triggers run."),
 						 errhint("Omit the tenant_id column: its default takes the tenant context.")));
 			{
@@ -169,7 +190,7 @@ tenant_guard(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("tenant_id of a row in \"%s\" cannot be changed",
-							RelationGetRelationName(rel)),
+							guard_table_name(rel)),
 					 errdetail("The row belongs to tenant %lld.", (long long) old_tenant),
 					 errhint("Copy the data into the other tenant's context instead.")));
 		if (context != 0 && old_tenant != context)

@@ -1,0 +1,76 @@
+-- The easeinv demo: two tenants share one table; each sees only its own rows, and a
+-- cross-tenant write is refused.  Errors below are expected: they are the point.
+\set ECHO queries
+\set SHOW_CONTEXT never
+\pset footer off
+
+\echo '--- 1. install the extension (4 hash partitions per large tenant table)'
+SET easeinv.partitions = 4;
+CREATE EXTENSION easeinv;
+
+\echo '--- 2. the maintenance role creates two tenants'
+SET ROLE easeinv_admin;
+SELECT id, slug, name, state_code, gstin
+  FROM easeinv.create_tenant('acme-traders', 'Acme Traders', '27', '27AAPFU0939F1ZV');
+SELECT id, slug, name, state_code FROM easeinv.create_tenant('beta-stores', 'Beta Stores', '29');
+RESET ROLE;
+
+\echo '--- 3. the application declares a table and lets easeinv protect it'
+CREATE TABLE notes (
+    tenant_id bigint NOT NULL,
+    id        bigint GENERATED ALWAYS AS IDENTITY,
+    body      text NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+) PARTITION BY HASH (tenant_id);
+SELECT easeinv.create_tenant_partitions('notes') AS partitions;
+SELECT count(*) AS protections_added FROM easeinv.enable_tenancy('notes');
+SELECT count(*) AS audit_problems FROM easeinv.audit_tenancy();
+CREATE ROLE web LOGIN;
+GRANT easeinv_app TO web;
+GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO easeinv_app;
+
+\echo '--- 4. the web app (role web, subject to row level security) writes as each tenant'
+SET ROLE web;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+INSERT INTO notes (body) VALUES ('Acme: reorder 40 cartons of tea'), ('Acme: GST return due on the 20th');
+COMMIT;
+BEGIN;
+SET LOCAL easeinv.tenant_id = '2';
+INSERT INTO notes (body) VALUES ('Beta: new shelf in aisle 3');
+COMMIT;
+
+\echo '--- 5. each tenant sees only its own rows'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT tenant_id, id, body FROM notes ORDER BY id;
+COMMIT;
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "user-7", "tenant_id": 2}';
+SELECT easeinv.current_tenant() AS tenant_from_jwt;
+SELECT tenant_id, id, body FROM notes ORDER BY id;
+COMMIT;
+
+\echo '--- 6. asking for the other tenant''s rows returns nothing'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT tenant_id, id, body FROM notes WHERE tenant_id = 2;
+UPDATE notes SET body = 'defaced' WHERE tenant_id = 2 RETURNING tenant_id, id, body;
+COMMIT;
+
+\echo '--- 7. a cross-tenant write is refused (SQLSTATE 42501)'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+INSERT INTO notes (tenant_id, body) VALUES (2, 'sneaked into Beta');
+ROLLBACK;
+BEGIN;
+SELECT easeinv.set_tenant(2);
+UPDATE notes SET tenant_id = 1;
+ROLLBACK;
+
+\echo '--- 8. no tenant context: no rows and no writes (fail closed)'
+SELECT tenant_id, id, body FROM notes;
+RESET ROLE;
+
+\echo '--- 9. what is really in the table (as superuser, which bypasses RLS by design)'
+SELECT tenant_id, id, body FROM notes ORDER BY tenant_id, id;

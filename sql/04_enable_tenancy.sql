@@ -100,6 +100,19 @@ SELECT easeinv.enable_tenancy('untouched');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
+-- the guard refuses to be misused
+SELECT easeinv.tenant_guard();
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE guard_after (tenant_id bigint NOT NULL, id bigint);
+CREATE TRIGGER wrong_timing AFTER INSERT ON guard_after FOR EACH ROW EXECUTE FUNCTION easeinv.tenant_guard();
+INSERT INTO guard_after VALUES (1, 1);
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE guard_int (tenant_id integer NOT NULL, id bigint);
+CREATE TRIGGER wrong_type BEFORE INSERT ON guard_int FOR EACH ROW EXECUTE FUNCTION easeinv.tenant_guard();
+INSERT INTO guard_int VALUES (1, 1);
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE guard_after, guard_int;
+
 -- the views over tenant tables that bypass RLS show up in the audit, and go away when fixed
 SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text LIKE 'notes_%';
 ALTER VIEW notes_view SET (security_invoker = true);

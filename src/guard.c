@@ -68,7 +68,7 @@ guard_tenant_attno(FunctionCallInfo fcinfo, Relation rel)
 	attno = SPI_fnumber(RelationGetDescr(rel), "tenant_id");
 	if (attno <= 0 || TupleDescAttr(RelationGetDescr(rel), attno - 1)->atttypid != INT8OID)
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				(errcode(attno <= 0 ? ERRCODE_UNDEFINED_COLUMN : ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("table \"%s\" has no bigint column \"tenant_id\"",
 						RelationGetRelationName(rel)),
 				 errhint("easeinv.tenant_guard() protects tables with a tenant_id bigint NOT NULL column; "

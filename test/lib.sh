@@ -22,6 +22,13 @@ ensure_packages() {
     return 1
   fi
   log "installing ${missing[*]}"
+  # Installing postgresql-15 on a fresh machine would create and start a cluster on port 5432
+  # that nobody asked for; the suites start their own.  Only when PostgreSQL is not installed
+  # yet, so an existing setup is left exactly as it is.
+  if ! dpkg-query -W -f='${Status}' postgresql-common 2>/dev/null | grep -q "install ok installed"; then
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/easeinv-no-main-cluster.conf
+  fi
   # A package's postinst must not start a cluster or service we did not ask for.
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

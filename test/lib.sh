@@ -26,13 +26,16 @@ ensure_packages() {
   # that nobody asked for; the suites start their own.  Only when PostgreSQL is not installed
   # yet, so an existing setup is left exactly as it is.
   if ! dpkg-query -W -f='${Status}' postgresql-common 2>/dev/null | grep -q "install ok installed"; then
-    mkdir -p /etc/postgresql-common/createcluster.d
-    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/easeinv-no-main-cluster.conf
+    # postgresql-common's postinst reads this file (not createcluster.d); --force-confold keeps it.
+    mkdir -p /etc/postgresql-common
+    [ -e /etc/postgresql-common/createcluster.conf ] ||
+      echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
   fi
   # A package's postinst must not start a cluster or service we did not ask for.
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef "${missing[@]}" >/dev/null
   # pgbouncer's package enables a system service on port 6432; the tests start their own.
   if command -v systemctl >/dev/null 2>&1; then systemctl stop pgbouncer >/dev/null 2>&1 || true; fi
 }

@@ -6,7 +6,7 @@ PG_MAJOR=${PG_MAJOR:-15}
 PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
 export PG_CONFIG=${PG_CONFIG:-$PG_BINDIR/pg_config}
 EASEINV_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron
-  pgbouncer libipc-run-perl make gcc"
+  pgbouncer libipc-run-perl make gcc libc6-dev"
 
 log() { printf '\n== %s\n' "$*"; }
 

@@ -27,7 +27,6 @@ ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \
                  --temp-instance=tmp_check_iso --temp-config=test/regress.conf
 TAP_TESTS     = 1
 PROVE_TESTS   = $(sort $(wildcard test/t/*.pl))
-PROVE_FLAGS   = -I test/perl
 
 # -Wextra's unused-parameter fires inside PostgreSQL's own headers (bufpage.h), so it alone is off.
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter
@@ -36,6 +35,9 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# After the include: Makefile.global resets PROVE_FLAGS.
+PROVE_FLAGS += -I test/perl
 
 $(DATA_built): $(SQL_PIECES) $(EXTENSION).control
 	cat $(SQL_PIECES) > $@

@@ -121,6 +121,51 @@ SELECT * FROM notes;
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 
+-- 8b. a context that would outlive its transaction is refused: behind a transaction pooler a
+-- session-level value reaches the next client's transaction
+SET easeinv.tenant_id = '1';
+SELECT * FROM notes;
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+SELECT * FROM notes;
+ROLLBACK;
+-- SET LOCAL over it is fine for this transaction; the session value stays refused afterwards
+BEGIN;
+SET LOCAL easeinv.tenant_id = '1';
+SELECT count(*) FROM notes;
+COMMIT;
+SELECT count(*) FROM notes;
+\echo :LAST_ERROR_SQLSTATE
+RESET easeinv.tenant_id;
+-- a plain SET inside the transaction survives it, so it is refused too
+BEGIN;
+SET easeinv.tenant_id = '1';
+SELECT count(*) FROM notes;
+ROLLBACK;
+BEGIN;
+SELECT set_config('easeinv.tenant_id', '1', false);
+SELECT count(*) FROM notes;
+ROLLBACK;
+-- the same for the JWT claims
+SET request.jwt.claims = '{"tenant_id": 1}';
+SELECT count(*) FROM notes;
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+SELECT easeinv.set_tenant(1);
+ROLLBACK;
+RESET request.jwt.claims;
+-- and a default attached to the role
+RESET ROLE;
+SELECT current_user AS superuser \gset
+ALTER ROLE regress_web SET easeinv.tenant_id = '1';
+\c - regress_web
+\set SHOW_CONTEXT never
+SELECT count(*) FROM notes;
+\echo :LAST_ERROR_SQLSTATE
+\c - :superuser
+ALTER ROLE regress_web RESET easeinv.tenant_id;
+SET ROLE regress_web;
+
 -- 9. forged and missing JWT claims
 BEGIN;
 SET LOCAL request.jwt.claims = '{"sub": "u-9", "tenant_id": 2}';

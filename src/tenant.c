@@ -7,7 +7,11 @@
  *		SET LOCAL or set_config(..., true);
  *	  - the claim named by easeinv.jwt_claim (default "tenant_id") in the
  *		PostgREST-style GUC request.jwt.claims.
- * When both are present they must agree.  Missing, blank, malformed,
+ * When both are present they must agree.  Both must be transaction-scoped
+ * (SET LOCAL, set_config(..., true), set_tenant()): a value that outlives its
+ * transaction (plain SET, ALTER ROLE ... SET, a connection option) would leak
+ * into the next client's transaction behind a transaction pooler, so it is
+ * refused.  Missing, blank, malformed,
  * non-positive, out-of-range, unknown and inactive tenants all fail closed
  * with SQLSTATE 42501 (insufficient_privilege) and a hint.
  *
@@ -22,6 +26,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "common/jsonapi.h"
@@ -34,6 +39,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -65,6 +71,7 @@ typedef struct TenantCache
 	LocalTransactionId lxid;	/* transaction the entry belongs to */
 	char		guc[MAX_CACHED_GUC];	/* easeinv.tenant_id as seen */
 	char	   *claims;			/* request.jwt.claims as seen (TopMemoryContext) */
+	char		claim_name[64];	/* easeinv.jwt_claim as seen */
 	int64		tenant;			/* resolved tenant, 0 for none */
 } TenantCache;
 
@@ -82,6 +89,8 @@ typedef struct ClaimSearch
 } ClaimSearch;
 
 static int64 parse_tenant_text(const char *text, const char *source);
+static struct config_generic *lookup_guc(const char *name);
+static void require_transaction_scope(const char *name);
 static int64 tenant_from_claims(const char *claims);
 static void check_tenant_active(int64 tenant);
 static bool claims_equal(const char *a, const char *b);
@@ -127,6 +136,7 @@ easeinv_resolve_tenant(TenantLookup mode)
 	if (cache.valid &&
 		cache.lxid == EASEINV_MY_LXID &&
 		strcmp(cache.guc, guc) == 0 &&
+		strcmp(cache.claim_name, easeinv_jwt_claim) == 0 &&
 		claims_equal(cache.claims, claims))
 	{
 		tenant = cache.tenant;
@@ -136,7 +146,10 @@ easeinv_resolve_tenant(TenantLookup mode)
 		cache.valid = false;
 
 		if (guc[0] != '\0')
+		{
+			require_transaction_scope(EASEINV_TENANT_GUC);
 			from_guc = parse_tenant_text(guc, EASEINV_TENANT_GUC);
+		}
 		if (claims != NULL)
 			from_claims = tenant_from_claims(claims);
 
@@ -160,6 +173,7 @@ easeinv_resolve_tenant(TenantLookup mode)
 				pfree(cache.claims);
 			cache.claims = claims ? MemoryContextStrdup(TopMemoryContext, claims) : NULL;
 			strlcpy(cache.guc, guc, MAX_CACHED_GUC);
+			strlcpy(cache.claim_name, easeinv_jwt_claim, sizeof(cache.claim_name));
 			cache.lxid = EASEINV_MY_LXID;
 			cache.tenant = tenant;
 			cache.valid = true;
@@ -182,6 +196,64 @@ easeinv_resolve_tenant(TenantLookup mode)
 				 errhint(TENANT_HINT)));
 	}
 	return tenant;
+}
+
+/* lookup_guc: the GUC's record, or NULL when it does not exist. */
+static struct config_generic *
+lookup_guc(const char *name)
+{
+#if PG_VERSION_NUM >= 160000
+	return find_option(name, false, true, ERROR);
+#else
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (pg_strcasecmp(vars[i]->name, name) == 0)
+			return vars[i];
+	return NULL;
+#endif
+}
+
+/*
+ * require_transaction_scope: the non-blank value of GUC `name` must have been
+ * set in the current transaction, with SET LOCAL, set_config(..., true), or a
+ * function's SET clause.  A value with no entry on the GUC's stack comes from
+ * before this transaction (SET, ALTER ROLE/DATABASE ... SET, PGOPTIONS,
+ * postgresql.conf), and a plain SET inside the transaction (state GUC_SET)
+ * survives its end: both would carry one client's tenant into another
+ * client's transaction behind pgbouncer, so both are refused.
+ *
+ * Parallel workers get their GUC values copied without the stack; the leader
+ * has already applied this check, so workers skip it.
+ */
+static void
+require_transaction_scope(const char *name)
+{
+	struct config_generic *gconf;
+	GucStack   *stack;
+	bool		scoped;
+
+	if (IsParallelWorker())
+		return;
+	gconf = lookup_guc(name);
+	if (gconf == NULL)
+		return;
+
+	scoped = (gconf->stack != NULL);
+	for (stack = gconf->stack; stack != NULL; stack = stack->prev)
+		if (stack->state == GUC_SET || stack->state == GUC_SET_LOCAL)
+			scoped = false;
+	if (!scoped)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenant context must be set for the transaction, not the session"),
+				 errdetail("%s was set with SET (not SET LOCAL), ALTER ROLE ... SET, or a connection option; "
+						   "behind a transaction pooler it would leak into other clients' transactions.",
+						   name),
+				 errhint("Use easeinv.set_tenant(<id>) or SET LOCAL inside the transaction, and RESET %s.",
+						 name)));
 }
 
 /*
@@ -277,6 +349,7 @@ tenant_from_claims(const char *claims)
 	JsonParseErrorType rc;
 	char	   *copy = pstrdup(claims);
 
+	require_transaction_scope(EASEINV_JWT_CLAIMS_GUC);
 	memset(&cs, 0, sizeof(cs));
 	memset(&sem, 0, sizeof(sem));
 #if PG_VERSION_NUM >= 170000

@@ -1,4 +1,4 @@
--- what the web app does through pgbouncer: a transaction that sets the tenant, then looks up
+-- what the web app does: set_tenant() (validates the tenant), then the RLS lookup
 \set t random(1, 1000)
 \set id random(1, 1000)
 BEGIN;

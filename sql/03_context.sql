@@ -51,6 +51,10 @@ BEGIN; SET LOCAL easeinv.tenant_id = ' 1'; SELECT easeinv.current_tenant(); ROLL
 BEGIN; SET LOCAL easeinv.tenant_id = '1.0'; SELECT easeinv.current_tenant(); ROLLBACK;
 BEGIN; SET LOCAL easeinv.tenant_id = '9223372036854775808'; SELECT easeinv.current_tenant(); ROLLBACK;
 BEGIN; SET LOCAL easeinv.tenant_id = '9223372036854775807'; SELECT easeinv.current_tenant(); ROLLBACK;
+-- values that would wrap around 64 bits onto a real tenant (2^64 + 1, 2^64 + 2) are refused
+BEGIN; SET LOCAL easeinv.tenant_id = '18446744073709551617'; SELECT easeinv.current_tenant(); ROLLBACK;
+BEGIN; SET LOCAL request.jwt.claims = '{"tenant_id": 18446744073709551618}'; SELECT easeinv.current_tenant(); ROLLBACK;
+BEGIN; SET LOCAL easeinv.tenant_id = '99999999999999999999999999999999999999'; SELECT easeinv.current_tenant(); ROLLBACK;
 BEGIN; SET LOCAL easeinv.tenant_id = '4'; SELECT easeinv.current_tenant(); ROLLBACK;
 \echo :LAST_ERROR_SQLSTATE
 -- leading zeros are still the same tenant

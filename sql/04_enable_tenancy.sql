@@ -119,6 +119,55 @@ ALTER VIEW notes_view SET (security_invoker = true);
 DROP MATERIALIZED VIEW notes_mv;
 SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text LIKE 'notes_%';
 
+-- tampering is seen by the audit and repaired by enable_tenancy: an altered policy condition, a
+-- dropped base policy, a guard set to fire only in replica mode, a dropped TRUNCATE guard
+ALTER POLICY easeinv_tenant_isolation ON customers_app USING (true) WITH CHECK (true);
+DROP POLICY easeinv_tenant_access ON orders_app;
+ALTER TABLE customers_app ENABLE REPLICA TRIGGER easeinv_tenant_guard;
+DROP TRIGGER easeinv_tenant_truncate_guard ON orders_app;
+ALTER TABLE notes_p001 DISABLE TRIGGER easeinv_tenant_guard;
+SELECT table_name, problem FROM easeinv.audit_tenancy()
+ WHERE table_name::text IN ('customers_app', 'orders_app', 'notes_p001');
+SELECT * FROM easeinv.enable_tenancy('customers_app');
+SELECT * FROM easeinv.enable_tenancy('orders_app');
+SELECT * FROM easeinv.enable_tenancy('notes');
+SELECT table_name, problem FROM easeinv.audit_tenancy()
+ WHERE table_name::text IN ('customers_app', 'orders_app', 'notes_p001');
+-- a guard narrowed with WHEN or UPDATE OF is not a guard
+DROP TRIGGER easeinv_tenant_guard ON customers_app;
+CREATE TRIGGER easeinv_tenant_guard BEFORE INSERT OR UPDATE OF name OR DELETE ON customers_app
+    FOR EACH ROW WHEN (false) EXECUTE FUNCTION easeinv.tenant_guard();
+SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text = 'customers_app';
+SELECT * FROM easeinv.enable_tenancy('customers_app');
+
+-- a unique index without tenant_id answers across tenants (duplicate-key errors, ON CONFLICT)
+CREATE TABLE users_app (tenant_id bigint NOT NULL, id bigint NOT NULL, email text NOT NULL,
+                        PRIMARY KEY (tenant_id, id), UNIQUE (email));
+SELECT count(*) FROM easeinv.enable_tenancy('users_app');
+SELECT table_name, problem, detail FROM easeinv.audit_tenancy() WHERE table_name::text = 'users_app';
+ALTER TABLE users_app DROP CONSTRAINT users_app_email_key, ADD UNIQUE (tenant_id, email);
+SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text = 'users_app';
+DROP TABLE users_app;
+
+-- partitions created or attached after enable_tenancy are protected at once (event trigger)
+CREATE TABLE ledger_app (tenant_id bigint NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id))
+    PARTITION BY LIST (tenant_id);
+CREATE TABLE ledger_app_1 PARTITION OF ledger_app FOR VALUES IN (1);
+SELECT count(*) FROM easeinv.enable_tenancy('ledger_app');
+CREATE TABLE ledger_app_2 PARTITION OF ledger_app FOR VALUES IN (2);
+CREATE TABLE ledger_legacy (tenant_id bigint NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id));
+ALTER TABLE ledger_app ATTACH PARTITION ledger_legacy FOR VALUES IN (3);
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, easeinv.tenant_policy_intact(c.oid) AS policy,
+       easeinv.guard_intact(c.oid) AS guard, easeinv.guard_intact(c.oid, true) AS truncate_guard
+  FROM pg_class c WHERE c.relname IN ('ledger_app', 'ledger_app_1', 'ledger_app_2', 'ledger_legacy')
+ ORDER BY 1;
+SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text LIKE 'ledger%';
+-- a table that is not a tenant table is left alone
+CREATE TABLE plain_tree (k int) PARTITION BY LIST (k);
+CREATE TABLE plain_tree_1 PARTITION OF plain_tree FOR VALUES IN (1);
+SELECT relname, relrowsecurity FROM pg_class WHERE relname LIKE 'plain_tree%' ORDER BY 1;
+DROP TABLE plain_tree, ledger_app;
+
 -- create_tenant_partitions refusals
 SELECT easeinv.create_tenant_partitions('customers_app');
 \echo :LAST_ERROR_SQLSTATE

@@ -170,7 +170,10 @@ easeinv_resolve_tenant(TenantLookup mode)
 		if (strlen(guc) < MAX_CACHED_GUC)
 		{
 			if (cache.claims)
+			{
 				pfree(cache.claims);
+				cache.claims = NULL;
+			}
 			cache.claims = claims ? MemoryContextStrdup(TopMemoryContext, claims) : NULL;
 			strlcpy(cache.guc, guc, MAX_CACHED_GUC);
 			strlcpy(cache.claim_name, easeinv_jwt_claim, sizeof(cache.claim_name));
@@ -257,8 +260,8 @@ require_transaction_scope(const char *name)
 }
 
 /*
- * parse_tenant_text: a tenant id written as decimal digits (at most 18 of
- * them after leading zeros, i.e. within bigint).  Anything else is 42501.
+ * parse_tenant_text: a tenant id written as decimal digits, positive and
+ * within bigint (leading zeros allowed).  Anything else is 42501.
  */
 static int64
 parse_tenant_text(const char *text, const char *source)
@@ -270,11 +273,15 @@ parse_tenant_text(const char *text, const char *source)
 		goto bad;
 	for (; *p; p++)
 	{
+		uint64		digit;
+
 		if (*p < '0' || *p > '9')
 			goto bad;
-		v = v * 10 + (uint64) (*p - '0');
-		if (v > (uint64) PG_INT64_MAX)
+		digit = (uint64) (*p - '0');
+		/* check before multiplying: a wrapped value could name a real tenant */
+		if (v > ((uint64) PG_INT64_MAX - digit) / 10)
 			goto bad;
+		v = v * 10 + digit;
 	}
 	if (v == 0)
 		goto bad;
@@ -398,8 +405,9 @@ tenant_from_claims(const char *claims)
  * check_tenant_active: the tenant must exist in easeinv.tenants with status
  * 'active'.  The row is read directly through the primary key index, below
  * row level security: this is how the policy on easeinv.tenants itself can
- * call current_tenant() without recursing, and it reveals nothing but
- * "exists and is active".
+ * call current_tenant() without recursing.  It reveals, to anyone who may
+ * call set_tenant() or current_tenant() (PUBLIC: the policies need it),
+ * whether a tenant id exists and whether it is active; nothing else.
  */
 static void
 check_tenant_active(int64 tenant)
@@ -421,7 +429,11 @@ check_tenant_active(int64 tenant)
 				 errhint("Run CREATE EXTENSION easeinv.")));
 
 	rel = table_open(relid, AccessShareLock);
+#if PG_VERSION_NUM >= 180000
+	pkey = RelationGetPrimaryKeyIndex(rel, false);
+#else
 	pkey = RelationGetPrimaryKeyIndex(rel);
+#endif
 	if (!OidIsValid(pkey))
 		elog(ERROR, "easeinv.tenants has no primary key");
 

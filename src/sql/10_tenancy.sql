@@ -268,6 +268,56 @@ AS $fn$ SELECT true $fn$;
 COMMENT ON FUNCTION easeinv.tenant_access() IS
     'true; the qual of the permissive base policy on tenant tables (see enable_tenancy)';
 
+-- The checks shared by enable_tenancy (which repairs) and audit_tenancy (which reports), so that
+-- the two judge a table the same way.  A protection counts only when it is intact: a policy whose
+-- condition was altered, or a guard that was disabled, set to fire only in replica mode, given a
+-- WHEN condition or narrowed to some columns, is not a protection.
+CREATE FUNCTION easeinv.tenant_policy_intact(rel regclass) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT EXISTS (
+    SELECT 1 FROM pg_policy p
+     WHERE p.polrelid = rel AND p.polname = 'easeinv_tenant_isolation'
+       AND NOT p.polpermissive AND p.polcmd = '*' AND p.polroles = '{0}'
+       AND regexp_replace(pg_get_expr(p.polqual, p.polrelid), '\s+', '', 'g')
+           = '(tenant_id=(SELECTeaseinv.current_tenant()AScurrent_tenant))'
+       AND regexp_replace(pg_get_expr(p.polwithcheck, p.polrelid), '\s+', '', 'g')
+           = '(tenant_id=(SELECTeaseinv.current_tenant()AScurrent_tenant))')
+$fn$;
+
+CREATE FUNCTION easeinv.access_policy_intact(rel regclass) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT EXISTS (
+    SELECT 1 FROM pg_policy p
+     WHERE p.polrelid = rel AND p.polname = 'easeinv_tenant_access'
+       AND p.polpermissive AND p.polcmd = '*' AND p.polroles = '{0}'
+       AND pg_get_expr(p.polqual, p.polrelid) = 'easeinv.tenant_access()'
+       AND pg_get_expr(p.polwithcheck, p.polrelid) = 'easeinv.tenant_access()')
+$fn$;
+
+-- tgtype bits: 1 row, 2 before, 4 insert, 8 delete, 16 update, 32 truncate
+CREATE FUNCTION easeinv.guard_intact(rel regclass, truncate_guard boolean DEFAULT false) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT EXISTS (
+    SELECT 1 FROM pg_trigger g
+     WHERE g.tgrelid = rel
+       AND g.tgname = CASE WHEN truncate_guard THEN 'easeinv_tenant_truncate_guard'
+                           ELSE 'easeinv_tenant_guard' END
+       AND g.tgfoid = 'easeinv.tenant_guard()'::regprocedure
+       AND g.tgenabled IN ('O', 'A')
+       AND g.tgqual IS NULL
+       AND g.tgattr = ''::int2vector
+       AND g.tgtype = CASE WHEN truncate_guard THEN 2 | 32 ELSE 1 | 2 | 4 | 8 | 16 END)
+$fn$;
+COMMENT ON FUNCTION easeinv.tenant_policy_intact(regclass) IS 'the restrictive tenant policy exists unaltered';
+COMMENT ON FUNCTION easeinv.access_policy_intact(regclass) IS 'the permissive base policy exists unaltered';
+COMMENT ON FUNCTION easeinv.guard_intact(regclass, boolean) IS 'the guard (or TRUNCATE guard) trigger exists, enabled and unaltered';
+
 -- enable_tenancy: idempotently make a table with tenant_id bigint NOT NULL a tenant table:
 -- RLS enabled and forced (parent and every partition), a restrictive tenant policy plus a
 -- permissive base policy, the guard trigger, a TRUNCATE guard, and tenant_id defaulting to the
@@ -276,12 +326,15 @@ CREATE FUNCTION easeinv.enable_tenancy(tbl regclass)
 RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
+-- tells the event trigger easeinv_protect_new_partitions that its own ALTER TABLEs need no help
+SET easeinv_internal.protecting = 'on'
 AS $fn$
 DECLARE
     kind      "char";
     persist   "char";
     r         record;
-    pol       record;
+    trg       record;
+    has_guard boolean;
     qual      constant text := '(tenant_id OPERATOR(pg_catalog.=) (SELECT easeinv.current_tenant()))';
     has_index boolean;
 BEGIN
@@ -335,33 +388,48 @@ BEGIN
             RETURN NEXT format('%s: row level security forced', r.rel);
         END IF;
 
-        SELECT p.polpermissive, p.polcmd, p.polroles INTO pol
-          FROM pg_policy p WHERE p.polrelid = r.rel AND p.polname = 'easeinv_tenant_isolation';
-        IF FOUND AND (pol.polpermissive OR pol.polcmd <> '*' OR pol.polroles <> '{0}') THEN
-            EXECUTE format('DROP POLICY easeinv_tenant_isolation ON %s', r.rel);
-        END IF;
-        IF NOT FOUND OR pol.polpermissive OR pol.polcmd <> '*' OR pol.polroles <> '{0}' THEN
+        IF NOT easeinv.tenant_policy_intact(r.rel) THEN
+            IF EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = r.rel AND p.polname = 'easeinv_tenant_isolation') THEN
+                EXECUTE format('DROP POLICY easeinv_tenant_isolation ON %s', r.rel);
+            END IF;
             EXECUTE format('CREATE POLICY easeinv_tenant_isolation ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
                            'USING %s WITH CHECK %s', r.rel, qual, qual);
             RETURN NEXT format('%s: restrictive policy easeinv_tenant_isolation created', r.rel);
         END IF;
-        IF NOT EXISTS (SELECT 1 FROM pg_policy p
-                        WHERE p.polrelid = r.rel AND p.polname = 'easeinv_tenant_access') THEN
+        IF NOT easeinv.access_policy_intact(r.rel) THEN
+            IF EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = r.rel AND p.polname = 'easeinv_tenant_access') THEN
+                EXECUTE format('DROP POLICY easeinv_tenant_access ON %s', r.rel);
+            END IF;
             EXECUTE format('CREATE POLICY easeinv_tenant_access ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
                            'USING (easeinv.tenant_access()) WITH CHECK (easeinv.tenant_access())', r.rel);
             RETURN NEXT format('%s: permissive policy easeinv_tenant_access created', r.rel);
         END IF;
 
         -- The row guard goes on the root; PostgreSQL clones it onto every partition, present and
-        -- future.  TRUNCATE triggers are not cloned, so each table gets its own.
-        IF r.isroot AND NOT EXISTS (SELECT 1 FROM pg_trigger g
-                                     WHERE g.tgrelid = r.rel AND g.tgname = 'easeinv_tenant_guard') THEN
-            EXECUTE format('CREATE TRIGGER easeinv_tenant_guard BEFORE INSERT OR UPDATE OR DELETE ON %s '
-                           'FOR EACH ROW EXECUTE FUNCTION easeinv.tenant_guard()', r.rel);
-            RETURN NEXT format('%s: trigger easeinv_tenant_guard created', r.rel);
+        -- future.  A clone cannot be dropped on its own, only re-enabled; an altered root guard is
+        -- dropped (with its clones) and created again.  TRUNCATE triggers are not cloned, so
+        -- each table gets its own.
+        IF NOT easeinv.guard_intact(r.rel) THEN
+            SELECT g.tgparentid <> 0 AS cloned, g.tgenabled INTO trg FROM pg_trigger g
+             WHERE g.tgrelid = r.rel AND g.tgname = 'easeinv_tenant_guard';
+            has_guard := FOUND;
+            IF has_guard AND trg.tgenabled NOT IN ('O', 'A') THEN
+                EXECUTE format('ALTER TABLE %s ENABLE TRIGGER easeinv_tenant_guard', r.rel);
+                RETURN NEXT format('%s: trigger easeinv_tenant_guard enabled', r.rel);
+            END IF;
+            IF NOT easeinv.guard_intact(r.rel) AND r.isroot THEN
+                IF has_guard THEN
+                    EXECUTE format('DROP TRIGGER easeinv_tenant_guard ON %s', r.rel);
+                END IF;
+                EXECUTE format('CREATE TRIGGER easeinv_tenant_guard BEFORE INSERT OR UPDATE OR DELETE ON %s '
+                               'FOR EACH ROW EXECUTE FUNCTION easeinv.tenant_guard()', r.rel);
+                RETURN NEXT format('%s: trigger easeinv_tenant_guard created', r.rel);
+            END IF;
         END IF;
-        IF NOT EXISTS (SELECT 1 FROM pg_trigger g
-                        WHERE g.tgrelid = r.rel AND g.tgname = 'easeinv_tenant_truncate_guard') THEN
+        IF NOT easeinv.guard_intact(r.rel, true) THEN
+            IF EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.rel AND g.tgname = 'easeinv_tenant_truncate_guard') THEN
+                EXECUTE format('DROP TRIGGER easeinv_tenant_truncate_guard ON %s', r.rel);
+            END IF;
             EXECUTE format('CREATE TRIGGER easeinv_tenant_truncate_guard BEFORE TRUNCATE ON %s '
                            'FOR EACH STATEMENT EXECUTE FUNCTION easeinv.tenant_guard()', r.rel);
             RETURN NEXT format('%s: trigger easeinv_tenant_truncate_guard created', r.rel);
@@ -419,23 +487,30 @@ problems AS (
     SELECT rel, 'row level security is not forced', 'the table owner is not confined; easeinv.enable_tenancy() forces it'
       FROM t WHERE NOT relforcerowsecurity
     UNION ALL
-    SELECT rel, 'no tenant policy', 'no restrictive policy easeinv_tenant_isolation for all commands'
-      FROM t WHERE NOT EXISTS (SELECT 1 FROM pg_policy p
-                                WHERE p.polrelid = t.rel AND p.polname = 'easeinv_tenant_isolation'
-                                  AND NOT p.polpermissive AND p.polcmd = '*')
+    SELECT rel, 'no tenant policy',
+           'no unaltered restrictive policy easeinv_tenant_isolation for all commands'
+      FROM t WHERE NOT easeinv.tenant_policy_intact(rel)
     UNION ALL
-    SELECT rel, 'no guard trigger', 'no BEFORE INSERT OR UPDATE OR DELETE row trigger calling easeinv.tenant_guard()'
-      FROM t WHERE NOT EXISTS (
-            SELECT 1 FROM pg_trigger g
-             WHERE g.tgrelid = t.rel AND g.tgfoid = 'easeinv.tenant_guard()'::regprocedure
-               AND g.tgenabled <> 'D'
-               AND (g.tgtype & 1) = 1      -- row
-               AND (g.tgtype & 2) = 2      -- before
-               AND (g.tgtype & 28) = 28)   -- insert, delete, update
+    SELECT rel, 'no base policy', 'no unaltered permissive policy easeinv_tenant_access'
+      FROM t WHERE NOT easeinv.access_policy_intact(rel)
+    UNION ALL
+    SELECT rel, 'no guard trigger',
+           'no enabled, unaltered BEFORE INSERT OR UPDATE OR DELETE row trigger easeinv_tenant_guard'
+      FROM t WHERE NOT easeinv.guard_intact(rel)
+    UNION ALL
+    SELECT rel, 'no truncate guard', 'no enabled, unaltered BEFORE TRUNCATE trigger easeinv_tenant_truncate_guard'
+      FROM t WHERE NOT easeinv.guard_intact(rel, true)
     UNION ALL
     SELECT rel, 'no index leads with tenant_id', 'lead the primary key and indexes with tenant_id'
       FROM t WHERE NOT EXISTS (SELECT 1 FROM pg_index i
                                 WHERE i.indrelid = t.rel AND i.indkey[0] = t.tattno)
+    UNION ALL
+    -- a unique index without tenant_id tells one tenant whether another has a key
+    -- (ON CONFLICT and unique violations answer across tenants)
+    SELECT t.rel, 'unique index without tenant_id',
+           format('%s: a duplicate-key error or ON CONFLICT reveals other tenants'' keys', i.indexrelid::regclass)
+      FROM t JOIN pg_index i ON i.indrelid = t.rel
+     WHERE (i.indisunique OR i.indisexclusion) AND NOT (t.tattno = ANY (i.indkey::int2[]))
     UNION ALL
     SELECT t.rel, 'foreign key without tenant_id',
            format('%s references tenant table %s without matching tenant_id', con.conname, con.confrelid::regclass)

@@ -12,10 +12,15 @@ EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).c
 MODULE_big  = easeinv
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# One source of truth for the install script: the pieces in src/sql/, concatenated in order.
-SQL_PIECES  = $(sort $(wildcard src/sql/*.sql))
-DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
+# One source of truth for the install and upgrade scripts: src/sql/<version>/*.sql holds what
+# each release adds or changes.  The full script of version V is every version directory up to V
+# in order; the upgrade script from the previous version to V is V's directory alone.  So every
+# release ships its full script and its upgrade script, built from the same pieces.
+VERSIONS    = $(shell ls src/sql | sort -V)
+FULL_SCRIPTS = $(foreach v,$(VERSIONS),$(EXTENSION)--$(v).sql)
+UPGRADE_SCRIPTS = $(foreach i,$(shell seq 2 $(words $(VERSIONS))),\
+                    $(EXTENSION)--$(word $(shell expr $(i) - 1),$(VERSIONS))--$(word $(i),$(VERSIONS)).sql)
+DATA_built  = $(FULL_SCRIPTS) $(UPGRADE_SCRIPTS)
 EXTRA_CLEAN = $(DATA_built)
 
 # pg_regress suite (sql/ + expected/), isolation specs (test/specs/), TAP tests (test/t/).
@@ -39,8 +44,13 @@ include $(PGXS)
 # After the include: Makefile.global resets PROVE_FLAGS.
 PROVE_FLAGS += -I test/perl
 
-$(DATA_built): $(SQL_PIECES) $(EXTENSION).control
-	cat $(SQL_PIECES) > $@
+# easeinv--V.sql: every version directory up to V
+$(FULL_SCRIPTS): $(EXTENSION)--%.sql: $(wildcard src/sql/*/*.sql) $(EXTENSION).control
+	cat $(foreach v,$(VERSIONS),$(if $(shell test "$$(printf '%s\n%s\n' $(v) $* | sort -V | tail -n 1)" = "$*" && echo y),$(sort $(wildcard src/sql/$(v)/*.sql)))) > $@
+
+# easeinv--A--B.sql: B's directory
+$(UPGRADE_SCRIPTS): $(wildcard src/sql/*/*.sql)
+	cat $(sort $(wildcard src/sql/$(lastword $(subst --, ,$(basename $@)))/*.sql)) > $@
 
 .PHONY: test demo bench
 test:

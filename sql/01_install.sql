@@ -62,4 +62,4 @@ SELECT rolname, rolcanlogin, rolbypassrls, rolsuper FROM pg_roles
  WHERE rolname IN ('easeinv_app', 'easeinv_admin') ORDER BY 1;
 
 -- configuration tables are dumped by pg_dump
-SELECT extconfig::regclass[] FROM pg_extension WHERE extname = 'easeinv';
+SELECT c::regclass AS config_table FROM pg_extension, unnest(extconfig) c WHERE extname = 'easeinv' ORDER BY c::regclass::text;

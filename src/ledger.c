@@ -1,0 +1,766 @@
+/*-------------------------------------------------------------------------
+ * ledger.c
+ *	  The stock ledger: move_stock(), reverse_movement() and the append-only
+ *	  trigger on easeinv.stock_movements.
+ *
+ * A movement moves a positive quantity of one product from one location to
+ * another.  Posting one, in a single call and so a single transaction:
+ *	  1. the arguments are checked (nothing is read or written before that);
+ *	  2. the idempotency key is looked up first: the same key with the same
+ *		 payload returns the stored movement (replayed = true) whatever has
+ *		 happened to the stock since; with another payload it is refused
+ *		 (23505) and the detail names the fields that differ;
+ *	  3. product and locations are checked (they must belong to the tenant,
+ *		 exist and not be deleted; the product must track stock);
+ *	  4. the movement is inserted with ON CONFLICT DO NOTHING on the key, so of
+ *		 two sessions racing with one key exactly one inserts; the other waits
+ *		 for it and then returns its movement as a replay;
+ *	  5. the two stock_levels rows are upserted, lower location id first so
+ *		 that sessions moving in opposite directions cannot deadlock; an
+ *		 internal location whose available stock would go below zero refuses
+ *		 the movement (23514) unless the tenant allows negative stock.
+ * Any refusal raises an error, which undoes everything the call wrote: a
+ * refused movement stores nothing and its key stays free.
+ *
+ * The reads and writes run as the owner of the ledger (as PostgreSQL's own
+ * foreign-key checks run as the table owner), so the application role needs
+ * no write privilege on the ledger or the levels; every statement names the
+ * tenant of the context explicitly.
+ *-------------------------------------------------------------------------
+ */
+#include "easeinv.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(move_stock);
+PG_FUNCTION_INFO_V1(reverse_movement);
+PG_FUNCTION_INFO_V1(ledger_guard);
+
+/* Columns of easeinv.movement, in order; the ledger queries return the same list. */
+enum
+{
+	M_ID, M_KEY, M_PRODUCT, M_FROM, M_TO, M_QTY, M_REASON, M_REFTYPE, M_REFID,
+	M_UNIT_COST, M_REVERSES, M_OCCURRED, M_CREATED, M_CREATED_BY, M_REPLAYED,
+	M_NCOLS
+};
+
+#define MOVEMENT_COLUMNS \
+	"id, idempotency_key, product_id, from_location_id, to_location_id, qty, reason, " \
+	"reference_type, reference_id, unit_cost, reverses_id, occurred_at, created_at, created_by"
+
+/* A movement request, as checked arguments. */
+typedef struct MoveRequest
+{
+	text	   *key;
+	int64		product;
+	int64		from;
+	int64		to;
+	Datum		qty;			/* numeric */
+	text	   *reason;			/* NULL when absent, likewise below */
+	text	   *ref_type;
+	text	   *ref_id;
+	Datum		unit_cost;		/* numeric */
+	bool		unit_cost_null;
+	int64		reverses;		/* 0 when not a reversal */
+	TimestampTz occurred_at;
+	bool		occurred_given;
+} MoveRequest;
+
+/* Saved SPI plans, prepared on first use and kept for the backend's life. */
+typedef enum LedgerPlan
+{
+	PLAN_BY_KEY,
+	PLAN_BY_ID,
+	PLAN_REVERSAL_OF,
+	PLAN_PRODUCT,
+	PLAN_LOCATION,
+	PLAN_INSERT,
+	PLAN_LEVEL,
+	PLAN_NEGATIVE_OK,
+	PLAN_COUNT
+} LedgerPlan;
+
+static SPIPlanPtr plans[PLAN_COUNT];
+
+static SPIPlanPtr ledger_plan(LedgerPlan which);
+static text *check_key(FunctionCallInfo fcinfo, int argno);
+static int64 check_id(FunctionCallInfo fcinfo, int argno, const char *what);
+static text *optional_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen);
+static Datum check_quantity(Datum qty, const char *what, bool allow_zero);
+static Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
+static HeapTuple find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc);
+static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
+static void check_product(int64 tenant, int64 product);
+static bool check_location(int64 tenant, int64 location, const char *role);
+static void apply_level(int64 tenant, MoveRequest *req, int64 location, bool outgoing, bool internal);
+static Datum movement_result(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc,
+							 bool replayed, MemoryContext cxt);
+static Oid	ledger_owner(void);
+
+/*
+ * ledger_plan: the saved plan for one of the ledger's statements.  Every
+ * statement schema-qualifies what it names and takes the tenant as $1.
+ */
+static SPIPlanPtr
+ledger_plan(LedgerPlan which)
+{
+	static const char *const sql[PLAN_COUNT] = {
+		[PLAN_BY_KEY] = "SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
+		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND idempotency_key OPERATOR(pg_catalog.=) $2",
+		[PLAN_BY_ID] = "SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
+		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
+		[PLAN_REVERSAL_OF] = "SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
+		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND reverses_id OPERATOR(pg_catalog.=) $2",
+		[PLAN_PRODUCT] = "SELECT track_stock, deleted_at IS NOT NULL FROM easeinv.products"
+		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
+		[PLAN_LOCATION] = "SELECT kind IN ('warehouse', 'store', 'bin'), deleted_at IS NOT NULL"
+		" FROM easeinv.locations"
+		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
+		[PLAN_INSERT] = "INSERT INTO easeinv.stock_movements (tenant_id, idempotency_key, product_id,"
+		" from_location_id, to_location_id, qty, reason, reference_type, reference_id, unit_cost,"
+		" reverses_id, occurred_at, created_by)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+		" ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
+		" RETURNING " MOVEMENT_COLUMNS,
+		[PLAN_LEVEL] = "INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand)"
+		" VALUES ($1, $2, $3, $4)"
+		" ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE"
+		" SET on_hand = l.on_hand OPERATOR(pg_catalog.+) excluded.on_hand, updated_at = pg_catalog.now()"
+		" RETURNING l.on_hand OPERATOR(pg_catalog.-) l.reserved",
+		[PLAN_NEGATIVE_OK] = "SELECT COALESCE((settings OPERATOR(pg_catalog.->>) 'allow_negative_stock')::boolean, false)"
+		" FROM easeinv.tenants WHERE id OPERATOR(pg_catalog.=) $1",
+	};
+	static const int nargs[PLAN_COUNT] = {
+		[PLAN_BY_KEY] = 2,[PLAN_BY_ID] = 2,[PLAN_REVERSAL_OF] = 2,[PLAN_PRODUCT] = 2,
+		[PLAN_LOCATION] = 2,[PLAN_INSERT] = 13,[PLAN_LEVEL] = 4,[PLAN_NEGATIVE_OK] = 1,
+	};
+	static Oid	types_by_key[] = {INT8OID, TEXTOID};
+	static Oid	types_by_id[] = {INT8OID, INT8OID};
+	static Oid	types_insert[] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, NUMERICOID, TEXTOID,
+	TEXTOID, TEXTOID, NUMERICOID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	static Oid	types_level[] = {INT8OID, INT8OID, INT8OID, NUMERICOID};
+	Oid		   *types;
+	SPIPlanPtr	plan;
+
+	if (plans[which] != NULL)
+		return plans[which];
+
+	switch (which)
+	{
+		case PLAN_BY_KEY:
+			types = types_by_key;
+			break;
+		case PLAN_INSERT:
+			types = types_insert;
+			break;
+		case PLAN_LEVEL:
+			types = types_level;
+			break;
+		default:
+			types = types_by_id;	/* (bigint, bigint) or (bigint) */
+			break;
+	}
+	plan = SPI_prepare(sql[which], nargs[which], types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for easeinv ledger statement %d: %s",
+			 (int) which, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	plans[which] = plan;
+	return plan;
+}
+
+/* ledger_owner: the role that owns easeinv.stock_movements. */
+static Oid
+ledger_owner(void)
+{
+	Oid			nsp = get_namespace_oid(EASEINV_SCHEMA, false);
+	Oid			relid = get_relname_relid("stock_movements", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("easeinv.stock_movements does not exist"),
+				 errhint("ALTER EXTENSION easeinv UPDATE to version 0.2.0 or later.")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* check_key: the idempotency key, 1 to 255 characters. */
+static text *
+check_key(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *key;
+	int			len;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("idempotency key must not be null"),
+				 errhint("Send a key that identifies this movement, the same on every retry.")));
+	key = PG_GETARG_TEXT_PP(argno);
+	len = pg_mbstrlen_with_len(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
+	if (len < 1 || len > 255)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key must have 1 to 255 characters, not %d", len),
+				 errhint("Use a UUID or another key of at most 255 characters.")));
+	return key;
+}
+
+/* check_id: a required id argument. */
+static int64
+check_id(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return PG_GETARG_INT64(argno);
+}
+
+/* optional_text: an optional text argument of bounded length, NULL when absent. */
+static text *
+optional_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen)
+{
+	text	   *t;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	t = PG_GETARG_TEXT_PP(argno);
+	if (pg_mbstrlen_with_len(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) > maxlen)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must have at most %d characters", what, maxlen)));
+	return t;
+}
+
+/*
+ * check_quantity: a finite numeric, positive (or zero when allowed), with at
+ * most 4 decimal places and at most 14 digits before the point, as
+ * numeric(18,4) stores it.  Returns it unchanged.
+ */
+static Datum
+check_quantity(Datum qty, const char *what, bool allow_zero)
+{
+	Numeric		n = DatumGetNumeric(qty);
+	int			scale;
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	Datum		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("100000000000000"),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number", what)));
+	if (allow_zero ? DatumGetBool(DirectFunctionCall2(numeric_lt, qty, zero))
+		: DatumGetBool(DirectFunctionCall2(numeric_le, qty, zero)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be %s, not %s", what, allow_zero ? "zero or more" : "positive",
+						DatumGetCString(DirectFunctionCall1(numeric_out, qty))),
+				 errhint("A movement moves a positive quantity; correct a mistake with a reversing movement.")));
+	scale = DatumGetInt32(DirectFunctionCall1(numeric_scale, qty));
+	if (scale > 4)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s %s has more than 4 decimal places", what,
+						DatumGetCString(DirectFunctionCall1(numeric_out, qty))),
+				 errhint("Quantities and costs are kept to 4 decimal places; round before sending.")));
+	if (DatumGetBool(DirectFunctionCall2(numeric_ge, qty, limit)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s %s is too large", what,
+						DatumGetCString(DirectFunctionCall1(numeric_out, qty))),
+				 errdetail("The largest quantity is 99999999999999.9999.")));
+	return qty;
+}
+
+/*
+ * move_stock(idempotency_key, product_id, from_location_id, to_location_id, qty,
+ *			  reason, reference_type, reference_id, unit_cost, occurred_at)
+ * returns easeinv.movement.  VOLATILE, PARALLEL UNSAFE, not strict (NULLs are
+ * refused with 22004 where they are not allowed).
+ */
+Datum
+move_stock(PG_FUNCTION_ARGS)
+{
+	MoveRequest req;
+
+	memset(&req, 0, sizeof(req));
+	req.key = check_key(fcinfo, 0);
+	req.product = check_id(fcinfo, 1, "product_id");
+	req.from = check_id(fcinfo, 2, "from_location_id");
+	req.to = check_id(fcinfo, 3, "to_location_id");
+	if (PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("qty must not be null")));
+	req.qty = check_quantity(PG_GETARG_DATUM(4), "qty", false);
+	if (req.from == req.to)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_location_id and to_location_id are both %lld", (long long) req.from),
+				 errhint("A movement goes from one location to another.")));
+	req.reason = optional_text(fcinfo, 5, "reason", 500);
+	req.ref_type = optional_text(fcinfo, 6, "reference_type", 64);
+	req.ref_id = optional_text(fcinfo, 7, "reference_id", 255);
+	req.unit_cost_null = PG_ARGISNULL(8);
+	if (!req.unit_cost_null)
+		req.unit_cost = check_quantity(PG_GETARG_DATUM(8), "unit_cost", true);
+	req.occurred_given = !PG_ARGISNULL(9);
+	req.occurred_at = req.occurred_given ? PG_GETARG_TIMESTAMPTZ(9) : GetCurrentTransactionStartTimestamp();
+	if (req.occurred_given && TIMESTAMP_NOT_FINITE(req.occurred_at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("occurred_at must be a finite time")));
+
+	return post_movement(fcinfo, &req);
+}
+
+/*
+ * reverse_movement(idempotency_key, movement_id, reason) returns
+ * easeinv.movement: the movement that undoes movement_id (same product and
+ * quantity, the two locations swapped).  A movement is reversed at most once.
+ */
+Datum
+reverse_movement(PG_FUNCTION_ARGS)
+{
+	MoveRequest req;
+	int64		tenant;
+	int64		original;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Oid			save_user;
+	int			save_sec;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	memset(&req, 0, sizeof(req));
+	req.key = check_key(fcinfo, 0);
+	original = check_id(fcinfo, 1, "movement_id");
+	req.reason = optional_text(fcinfo, 2, "reason", 500);
+	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(ledger_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	tup = find_movement(PLAN_BY_ID, tenant, Int64GetDatum(original), &desc);
+	if (tup == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stock movement %lld does not exist", (long long) original),
+				 errhint("Pass the id of a movement of the current tenant.")));
+
+	/* copy what the reversal needs out of SPI memory */
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		req.product = DatumGetInt64(heap_getattr(tup, M_PRODUCT + 1, desc, &isnull));
+		req.from = DatumGetInt64(heap_getattr(tup, M_TO + 1, desc, &isnull));
+		req.to = DatumGetInt64(heap_getattr(tup, M_FROM + 1, desc, &isnull));
+		req.qty = datumCopy(heap_getattr(tup, M_QTY + 1, desc, &isnull), false, -1);
+		req.unit_cost = heap_getattr(tup, M_UNIT_COST + 1, desc, &req.unit_cost_null);
+		if (!req.unit_cost_null)
+			req.unit_cost = datumCopy(req.unit_cost, false, -1);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+
+	req.reverses = original;
+	req.ref_type = cstring_to_text("reversal");
+	{
+		char		buf[32];
+
+		snprintf(buf, sizeof(buf), INT64_FORMAT, original);
+		req.ref_id = cstring_to_text(buf);
+	}
+	if (req.reason == NULL)
+		req.reason = cstring_to_text("reversal");
+	req.occurred_at = GetCurrentTransactionStartTimestamp();
+	return post_movement(fcinfo, &req);
+}
+
+/*
+ * post_movement: steps 2 to 5 of the file header for a checked request.
+ */
+static Datum
+post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	char	   *created_by = GetUserNameFromId(GetUserId(), false);
+	Oid			save_user;
+	int			save_sec;
+	HeapTuple	stored;
+	TupleDesc	desc;
+	bool		from_internal;
+	bool		to_internal;
+	Datum		values[13];
+	char		nulls[13];
+	int			rc;
+	Datum		result;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(ledger_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* 2. the replay check comes before every other check */
+	stored = find_movement(PLAN_BY_KEY, tenant, PointerGetDatum(req->key), &desc);
+	if (stored != NULL)
+	{
+		check_replay(stored, desc, req);
+		result = movement_result(fcinfo, stored, desc, true, cxt);
+		SPI_finish();
+		SetUserIdAndSecContext(save_user, save_sec);
+		return result;
+	}
+
+	/* 3. what the movement refers to */
+	check_product(tenant, req->product);
+	from_internal = check_location(tenant, req->from, "from_location_id");
+	to_internal = check_location(tenant, req->to, "to_location_id");
+	if (req->reverses != 0)
+	{
+		HeapTuple	prior = find_movement(PLAN_REVERSAL_OF, tenant, Int64GetDatum(req->reverses), &desc);
+
+		if (prior != NULL)
+		{
+			bool		isnull;
+
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("stock movement %lld is already reversed by movement %lld",
+							(long long) req->reverses,
+							(long long) DatumGetInt64(heap_getattr(prior, M_ID + 1, desc, &isnull))),
+					 errhint("A movement is reversed once; retry with the key of that reversal to get it back.")));
+		}
+	}
+
+	/* 4. insert, or find that a concurrent session with the same key won */
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(tenant);
+	values[1] = PointerGetDatum(req->key);
+	values[2] = Int64GetDatum(req->product);
+	values[3] = Int64GetDatum(req->from);
+	values[4] = Int64GetDatum(req->to);
+	values[5] = req->qty;
+	values[6] = PointerGetDatum(req->reason);
+	nulls[6] = req->reason ? ' ' : 'n';
+	values[7] = PointerGetDatum(req->ref_type);
+	nulls[7] = req->ref_type ? ' ' : 'n';
+	values[8] = PointerGetDatum(req->ref_id);
+	nulls[8] = req->ref_id ? ' ' : 'n';
+	values[9] = req->unit_cost;
+	nulls[9] = req->unit_cost_null ? 'n' : ' ';
+	values[10] = Int64GetDatum(req->reverses);
+	nulls[10] = req->reverses ? ' ' : 'n';
+	values[11] = TimestampTzGetDatum(req->occurred_at);
+	values[12] = CStringGetTextDatum(created_by);
+
+	rc = SPI_execute_plan(ledger_plan(PLAN_INSERT), values, nulls, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "inserting a stock movement failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		/* the other session committed first: ours is a replay of its movement */
+		stored = find_movement(PLAN_BY_KEY, tenant, PointerGetDatum(req->key), &desc);
+		if (stored == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to a concurrent movement with the same idempotency key"),
+					 errhint("Retry the transaction; the retry returns the stored movement.")));
+		check_replay(stored, desc, req);
+		result = movement_result(fcinfo, stored, desc, true, cxt);
+		SPI_finish();
+		SetUserIdAndSecContext(save_user, save_sec);
+		return result;
+	}
+	stored = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	result = movement_result(fcinfo, stored, desc, false, cxt);
+
+	/* 5. the projection, lower location id first */
+	if (req->from < req->to)
+	{
+		apply_level(tenant, req, req->from, true, from_internal);
+		apply_level(tenant, req, req->to, false, to_internal);
+	}
+	else
+	{
+		apply_level(tenant, req, req->to, false, to_internal);
+		apply_level(tenant, req, req->from, true, from_internal);
+	}
+
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+	return result;
+}
+
+/* find_movement: the movement found by a ledger plan (tenant, arg), or NULL. */
+static HeapTuple
+find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc)
+{
+	Datum		values[2];
+	int			rc;
+
+	values[0] = Int64GetDatum(tenant);
+	values[1] = arg;
+	rc = SPI_execute_plan(ledger_plan(plan), values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the stock ledger failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return NULL;
+	*desc = SPI_tuptable->tupdesc;
+	return SPI_tuptable->vals[0];
+}
+
+/* text_eq_nullable: two optional texts are equal. */
+static bool
+text_eq_nullable(text *a, Datum b, bool bnull)
+{
+	if (a == NULL || bnull)
+		return a == NULL && bnull;
+	return DatumGetBool(DirectFunctionCall2(texteq, PointerGetDatum(a), b));
+}
+
+/*
+ * check_replay: the stored movement for this key must carry the same payload;
+ * otherwise refuse, naming every field that differs.
+ */
+static void
+check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req)
+{
+	StringInfoData diff;
+	bool		isnull;
+	Datum		d;
+
+	initStringInfo(&diff);
+#define DIFFERS(name, first, now) \
+	appendStringInfo(&diff, "%s%s (first %s, now %s)", diff.len ? ", " : "", name, first, now)
+
+	d = heap_getattr(stored, M_PRODUCT + 1, desc, &isnull);
+	if (DatumGetInt64(d) != req->product)
+		DIFFERS("product_id", psprintf(INT64_FORMAT, DatumGetInt64(d)), psprintf(INT64_FORMAT, req->product));
+	d = heap_getattr(stored, M_FROM + 1, desc, &isnull);
+	if (DatumGetInt64(d) != req->from)
+		DIFFERS("from_location_id", psprintf(INT64_FORMAT, DatumGetInt64(d)), psprintf(INT64_FORMAT, req->from));
+	d = heap_getattr(stored, M_TO + 1, desc, &isnull);
+	if (DatumGetInt64(d) != req->to)
+		DIFFERS("to_location_id", psprintf(INT64_FORMAT, DatumGetInt64(d)), psprintf(INT64_FORMAT, req->to));
+	d = heap_getattr(stored, M_QTY + 1, desc, &isnull);
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, d, req->qty)))
+		DIFFERS("qty", DatumGetCString(DirectFunctionCall1(numeric_out, d)),
+				DatumGetCString(DirectFunctionCall1(numeric_out, req->qty)));
+	d = heap_getattr(stored, M_REASON + 1, desc, &isnull);
+	if (!text_eq_nullable(req->reason, d, isnull))
+		DIFFERS("reason", isnull ? "null" : TextDatumGetCString(d),
+				req->reason ? text_to_cstring(req->reason) : "null");
+	d = heap_getattr(stored, M_REFTYPE + 1, desc, &isnull);
+	if (!text_eq_nullable(req->ref_type, d, isnull))
+		DIFFERS("reference_type", isnull ? "null" : TextDatumGetCString(d),
+				req->ref_type ? text_to_cstring(req->ref_type) : "null");
+	d = heap_getattr(stored, M_REFID + 1, desc, &isnull);
+	if (!text_eq_nullable(req->ref_id, d, isnull))
+		DIFFERS("reference_id", isnull ? "null" : TextDatumGetCString(d),
+				req->ref_id ? text_to_cstring(req->ref_id) : "null");
+	d = heap_getattr(stored, M_UNIT_COST + 1, desc, &isnull);
+	if (isnull != req->unit_cost_null ||
+		(!isnull && !DatumGetBool(DirectFunctionCall2(numeric_eq, d, req->unit_cost))))
+		DIFFERS("unit_cost", isnull ? "null" : DatumGetCString(DirectFunctionCall1(numeric_out, d)),
+				req->unit_cost_null ? "null" : DatumGetCString(DirectFunctionCall1(numeric_out, req->unit_cost)));
+	d = heap_getattr(stored, M_REVERSES + 1, desc, &isnull);
+	if ((isnull ? 0 : DatumGetInt64(d)) != req->reverses)
+		DIFFERS("reverses_id", isnull ? "null" : psprintf(INT64_FORMAT, DatumGetInt64(d)),
+				req->reverses ? psprintf(INT64_FORMAT, req->reverses) : "null");
+	/* occurred_at defaults to the time of the first call: compare it only when given */
+	d = heap_getattr(stored, M_OCCURRED + 1, desc, &isnull);
+	if (req->occurred_given && DatumGetTimestampTz(d) != req->occurred_at)
+		DIFFERS("occurred_at", DatumGetCString(DirectFunctionCall1(timestamptz_out, d)),
+				DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(req->occurred_at))));
+#undef DIFFERS
+
+	if (diff.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("idempotency key \"%s\" was already used for a different movement",
+						text_to_cstring(req->key)),
+				 errdetail("Differs: %s.", diff.data),
+				 errhint("Retry with exactly the first payload to get the stored movement back, or use a new key for a new movement.")));
+	pfree(diff.data);
+}
+
+/* check_product: the tenant's product exists, is not deleted and tracks stock. */
+static void
+check_product(int64 tenant, int64 product)
+{
+	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(product)};
+	bool		isnull;
+	int			rc = SPI_execute_plan(ledger_plan(PLAN_PRODUCT), values, NULL, false, 1);
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading products failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("product %lld does not exist", (long long) product),
+				 errhint("Pass the id of a product of the current tenant.")));
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("product %lld is deleted", (long long) product),
+				 errhint("Restore the product (deleted_at = NULL) before moving its stock.")));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("product %lld does not track stock", (long long) product),
+				 errhint("Set track_stock on the product to keep a ledger of it.")));
+}
+
+/*
+ * check_location: the tenant's location exists and is not deleted; returns
+ * whether it is internal (warehouse, store, bin).
+ */
+static bool
+check_location(int64 tenant, int64 location, const char *role)
+{
+	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(location)};
+	bool		isnull;
+	int			rc = SPI_execute_plan(ledger_plan(PLAN_LOCATION), values, NULL, false, 1);
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading locations failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("location %lld (%s) does not exist", (long long) location, role),
+				 errhint("Pass the id of a location of the current tenant.")));
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("location %lld (%s) is deleted", (long long) location, role)));
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * apply_level: add the movement to one stock_levels row; an internal location
+ * whose available stock goes below zero refuses the movement, unless the
+ * tenant's settings allow negative stock.
+ */
+static void
+apply_level(int64 tenant, MoveRequest *req, int64 location, bool outgoing, bool internal)
+{
+	Datum		values[4];
+	Datum		available;
+	bool		isnull;
+	int			rc;
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+
+	values[0] = Int64GetDatum(tenant);
+	values[1] = Int64GetDatum(req->product);
+	values[2] = Int64GetDatum(location);
+	values[3] = outgoing ? DirectFunctionCall1(numeric_uminus, req->qty) : req->qty;
+	rc = SPI_execute_plan(ledger_plan(PLAN_LEVEL), values, NULL, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "updating stock_levels failed: %s", SPI_result_code_string(rc));
+	if (!outgoing || !internal)
+		return;
+
+	available = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!DatumGetBool(DirectFunctionCall2(numeric_lt, available, zero)))
+		return;
+
+	{
+		Datum		tv[1] = {Int64GetDatum(tenant)};
+
+		rc = SPI_execute_plan(ledger_plan(PLAN_NEGATIVE_OK), tv, NULL, false, 1);
+		if (rc == SPI_OK_SELECT && SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("insufficient stock of product %lld at location %lld",
+					(long long) req->product, (long long) location),
+			 errdetail("Moving %s would leave %s available.",
+					   DatumGetCString(DirectFunctionCall1(numeric_out, req->qty)),
+					   DatumGetCString(DirectFunctionCall1(numeric_out, available))),
+			 errhint("Receive stock first, move less, or allow negative stock in the tenant's settings "
+					 "(allow_negative_stock).")));
+}
+
+/*
+ * movement_result: an easeinv.movement built from a ledger row, in the
+ * caller's memory context (it must outlive SPI_finish).
+ */
+static Datum
+movement_result(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, bool replayed,
+				MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	TupleDesc	rdesc;
+	Datum		values[M_NCOLS];
+	bool		nulls[M_NCOLS];
+	int			i;
+	HeapTuple	result;
+
+	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "easeinv.movement is not a composite type");
+	rdesc = BlessTupleDesc(rdesc);
+	if (rdesc->natts != M_NCOLS)
+		elog(ERROR, "easeinv.movement has %d columns, expected %d", rdesc->natts, M_NCOLS);
+	for (i = 0; i < M_REPLAYED; i++)
+		values[i] = heap_getattr(stored, i + 1, desc, &nulls[i]);
+	values[M_REPLAYED] = BoolGetDatum(replayed);
+	nulls[M_REPLAYED] = false;
+	result = heap_form_tuple(rdesc, values, nulls);
+	MemoryContextSwitchTo(old);
+	return HeapTupleGetDatum(result);
+}
+
+/*
+ * ledger_guard() returns trigger: BEFORE UPDATE OR DELETE on stock_movements.
+ * The ledger is append-only for everyone.
+ */
+Datum
+ledger_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.ledger_guard() can only be called as a trigger")));
+	td = (TriggerData *) fcinfo->context;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("stock movements are append-only: %s is not allowed",
+					TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" : "DELETE"),
+			 errhint("Correct a movement with easeinv.reverse_movement(), which posts the opposite movement.")));
+	PG_RETURN_NULL();
+}

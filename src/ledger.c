@@ -281,7 +281,8 @@ check_quantity(Datum qty, const char *what, bool allow_zero)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be %s, not %s", what, allow_zero ? "zero or more" : "positive",
 						DatumGetCString(DirectFunctionCall1(numeric_out, qty))),
-				 errhint("A movement moves a positive quantity; correct a mistake with a reversing movement.")));
+				 allow_zero ? errhint("Send the cost per unit, or leave it out.")
+				 : errhint("A movement moves a positive quantity; correct a mistake with a reversing movement.")));
 	scale = DatumGetInt32(DirectFunctionCall1(numeric_scale, qty));
 	if (scale > 4)
 		ereport(ERROR,
@@ -540,13 +541,17 @@ find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc)
 	return SPI_tuptable->vals[0];
 }
 
-/* text_eq_nullable: two optional texts are equal. */
+/* text_eq_nullable: two optional texts are equal byte for byte (a payload is the same or not). */
 static bool
 text_eq_nullable(text *a, Datum b, bool bnull)
 {
+	text	   *bt;
+
 	if (a == NULL || bnull)
 		return a == NULL && bnull;
-	return DatumGetBool(DirectFunctionCall2(texteq, PointerGetDatum(a), b));
+	bt = DatumGetTextPP(b);
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(bt) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(bt), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
 /*

@@ -1,0 +1,254 @@
+-- The stock ledger: move_stock and reverse_movement, every refusal, replays, the projection,
+-- the append-only ledger, tenant isolation, and the double-entry invariant after each scenario.
+\set SHOW_CONTEXT never
+
+-- the invariant, checked as superuser after every scenario: levels equal the ledger, and the
+-- sum over all locations of each product is zero
+CREATE FUNCTION pg_temp.invariant() RETURNS TABLE (drifts bigint, unbalanced_products bigint)
+LANGUAGE sql AS $$
+    SELECT (SELECT count(*) FROM easeinv.verify_stock()),
+           (SELECT count(*) FROM (SELECT tenant_id, product_id FROM easeinv.stock_levels
+                                   GROUP BY 1, 2 HAVING sum(on_hand) <> 0) u)
+$$;
+
+SET ROLE regress_web;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+INSERT INTO easeinv.locations (id, code, name, kind) VALUES
+    (101, 'WH-MUM', 'Mumbai warehouse', 'warehouse'),
+    (102, 'ST-PUN', 'Pune store', 'store'),
+    (103, 'SUP', 'Suppliers', 'supplier'),
+    (104, 'CUS', 'Customers', 'customer'),
+    (105, 'ADJ', 'Adjustments', 'adjustment'),
+    (106, 'OLD', 'Closed godown', 'warehouse');
+UPDATE easeinv.locations SET deleted_at = now() WHERE id = 106;
+INSERT INTO easeinv.products (id, sku, name, hsn_code, unit, gst_rate) VALUES
+    (201, 'TEA-1KG', 'Assam tea 1 kg', '0902', 'KGS', 5),
+    (202, 'CUP-WHT', 'White cup', '6912', 'NOS', 12),
+    (203, 'SVC-INST', 'Installation', '998729', 'NOS', 18),
+    (204, 'OLD-SKU', 'Discontinued', NULL, 'NOS', 18);
+UPDATE easeinv.products SET track_stock = false WHERE id = 203;
+UPDATE easeinv.products SET deleted_at = now() WHERE id = 204;
+COMMIT;
+BEGIN;
+SELECT easeinv.set_tenant(2);
+INSERT INTO easeinv.locations (id, code, name, kind) VALUES (301, 'WH-BLR', 'Bengaluru warehouse', 'warehouse'),
+                                                             (302, 'SUP', 'Suppliers', 'supplier');
+INSERT INTO easeinv.products (id, sku, name) VALUES (401, 'TEA-1KG', 'Same SKU, other tenant');
+COMMIT;
+
+-- receive, move, sell
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT id, product_id, from_location_id, to_location_id, qty, reason, reference_type, reference_id,
+       unit_cost, replayed
+  FROM easeinv.move_stock('grn-1', 201, 103, 101, 100, 'purchase', 'grn', 'GRN-1', 245.5);
+SELECT id, qty, replayed FROM easeinv.move_stock('tr-1', 201, 101, 102, 30.125);
+SELECT id, qty, replayed FROM easeinv.move_stock('sale-1', 201, 102, 104, 0.125, 'sale', 'invoice', 'INV-1');
+SELECT location_id, on_hand, reserved, available FROM easeinv.stock_levels WHERE product_id = 201 ORDER BY 1;
+COMMIT;
+RESET ROLE;
+SELECT * FROM pg_temp.invariant();
+SET ROLE regress_web;
+
+-- same key, same payload: the first movement comes back, nothing counted again, even when the
+-- stock has since run out
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT id, qty, replayed FROM easeinv.move_stock('tr-1', 201, 101, 102, 30.125);
+SELECT id, qty, replayed FROM easeinv.move_stock('tr-1', 201, 101, 102, 30.1250);
+SELECT id, replayed FROM easeinv.move_stock('sale-1', 201, 102, 104, 0.125, 'sale', 'invoice', 'INV-1');
+SELECT id, qty, replayed FROM easeinv.move_stock('drain', 201, 102, 104, 30);
+SELECT id, qty, replayed FROM easeinv.move_stock('tr-1', 201, 101, 102, 30.125);
+SELECT location_id, on_hand FROM easeinv.stock_levels WHERE product_id = 201 ORDER BY 1;
+COMMIT;
+
+-- same key, different payload: refused, naming the fields that differ
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SAVEPOINT s;
+SELECT easeinv.move_stock('tr-1', 201, 101, 102, 31);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.move_stock('tr-1', 202, 102, 101, 30.125, 'why');
+ROLLBACK TO s;
+SELECT easeinv.move_stock('sale-1', 201, 102, 104, 0.125, 'sale', 'invoice', 'INV-2', 1);
+ROLLBACK TO s;
+-- (terse: the detail shows the time of the first call)
+\set VERBOSITY terse
+SELECT easeinv.move_stock('grn-1', 201, 103, 101, 100, 'purchase', 'grn', 'GRN-1', 245.5, '2026-01-01 00:00+05:30');
+\set VERBOSITY default
+ROLLBACK;
+
+-- an internal location never goes below zero; virtual ones may; a refused movement stores
+-- nothing, so its key stays free for a corrected retry
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SAVEPOINT s;
+SELECT easeinv.move_stock('big-sale', 201, 101, 104, 70);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT count(*) AS stored FROM easeinv.stock_movements WHERE idempotency_key = 'big-sale';
+SELECT id, qty, replayed FROM easeinv.move_stock('big-sale', 201, 101, 104, 69.875);
+SELECT location_id, on_hand, available FROM easeinv.stock_levels WHERE product_id = 201 ORDER BY 1;
+COMMIT;
+RESET ROLE;
+SELECT * FROM pg_temp.invariant();
+SET ROLE regress_web;
+
+-- a tenant that allows negative stock (tenant 3's settings)
+BEGIN;
+SELECT easeinv.set_tenant(3);
+INSERT INTO easeinv.locations (id, code, name, kind) VALUES (501, 'WH-DEL', 'Delhi', 'warehouse'),
+                                                             (502, 'CUS', 'Customers', 'customer');
+INSERT INTO easeinv.products (id, sku, name) VALUES (601, 'PEN', 'Pen');
+SELECT id, qty FROM easeinv.move_stock('oversell', 601, 501, 502, 5);
+SELECT location_id, on_hand, available FROM easeinv.stock_levels ORDER BY 1;
+COMMIT;
+
+-- bad input: a clear error each, nothing written
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SAVEPOINT s;
+SELECT easeinv.move_stock(NULL, 201, 101, 102, 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.move_stock('', 201, 101, 102, 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.move_stock(repeat('k', 256), 201, 101, 102, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', NULL, 101, 102, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, NULL, 102, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, NULL);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, 0);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, -1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, 'NaN');
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, 'Infinity');
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, 1.00001);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, 100000000000000);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 101, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 999, 101, 102, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 204, 101, 102, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 203, 101, 102, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 106, 102, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 999, 1);
+ROLLBACK TO s;
+-- another tenant's product and location are simply not there
+SELECT easeinv.move_stock('bad', 401, 101, 102, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 301, 101, 1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, 1, repeat('r', 501));
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, 1, unit_cost => -1);
+ROLLBACK TO s;
+SELECT easeinv.move_stock('bad', 201, 101, 102, 1, occurred_at => 'infinity');
+ROLLBACK TO s;
+SELECT count(*) AS stored FROM easeinv.stock_movements WHERE idempotency_key = 'bad';
+COMMIT;
+
+-- named arguments, as a PostgREST-style layer calls it
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT id, qty, replayed FROM easeinv.move_stock(idempotency_key => 'named-1', product_id => 202,
+    from_location_id => 103, to_location_id => 101, qty => 24, reason => 'purchase');
+COMMIT;
+
+-- no context: no movement
+SELECT easeinv.move_stock('ctx', 201, 103, 101, 1);
+\echo :LAST_ERROR_SQLSTATE
+
+-- the same key in another tenant is another movement
+BEGIN;
+SELECT easeinv.set_tenant(2);
+SELECT product_id, qty, replayed FROM easeinv.move_stock('grn-1', 401, 302, 301, 7);
+SELECT idempotency_key, product_id FROM easeinv.stock_movements ORDER BY id;
+COMMIT;
+
+-- reversing: the opposite movement, once, idempotently
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT id AS receipt FROM easeinv.stock_movements WHERE idempotency_key = 'named-1' \gset
+SELECT from_location_id, to_location_id, qty, reason, reference_type, reverses_id = :receipt AS reverses, replayed
+  FROM easeinv.reverse_movement('undo-named-1', :receipt);
+SELECT replayed FROM easeinv.reverse_movement('undo-named-1', :receipt);
+SAVEPOINT s;
+SELECT easeinv.reverse_movement('undo-again', :receipt);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.reverse_movement('undo-missing', 999999);
+ROLLBACK TO s;
+SELECT easeinv.reverse_movement('undo-null', NULL);
+ROLLBACK TO s;
+-- reversing a receipt whose stock is gone is refused like any movement
+SELECT id AS grn FROM easeinv.stock_movements WHERE idempotency_key = 'grn-1' \gset
+SELECT easeinv.reverse_movement('undo-grn', :grn);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT location_id, on_hand FROM easeinv.stock_levels WHERE product_id = 202 ORDER BY 1;
+COMMIT;
+RESET ROLE;
+SELECT * FROM pg_temp.invariant();
+SET ROLE regress_web;
+
+-- the ledger is append-only; the projection is written only by the extension
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SAVEPOINT s;
+UPDATE easeinv.stock_movements SET qty = 1;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+DELETE FROM easeinv.stock_movements;
+ROLLBACK TO s;
+INSERT INTO easeinv.stock_movements (idempotency_key, product_id, from_location_id, to_location_id, qty,
+                                     occurred_at, created_by)
+VALUES ('direct', 201, 103, 101, 1, now(), 'me');
+ROLLBACK TO s;
+UPDATE easeinv.stock_levels SET on_hand = 1000;
+ROLLBACK TO s;
+COMMIT;
+RESET ROLE;
+-- not even a superuser changes history
+UPDATE easeinv.stock_movements SET qty = 1 WHERE idempotency_key = 'grn-1';
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM easeinv.stock_movements WHERE idempotency_key = 'grn-1';
+
+-- drift is found and repaired
+SET session_replication_role = replica;
+UPDATE easeinv.stock_levels SET on_hand = on_hand + 5 WHERE tenant_id = 1 AND location_id = 101 AND product_id = 201;
+DELETE FROM easeinv.stock_levels WHERE tenant_id = 2;
+RESET session_replication_role;
+SELECT * FROM easeinv.verify_stock();
+SET ROLE regress_web;
+BEGIN;
+SELECT easeinv.set_tenant(2);
+SELECT tenant_id, product_id, location_id, level_on_hand, ledger_on_hand FROM easeinv.verify_stock();
+SELECT easeinv.rebuild_stock_levels();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+RESET ROLE;
+SET ROLE easeinv_admin;
+SELECT easeinv.rebuild_stock_levels();
+RESET ROLE;
+SELECT * FROM pg_temp.invariant();
+
+-- what each tenant's ledger says, and that tenants saw only their own
+SELECT tenant_id, idempotency_key, product_id, from_location_id, to_location_id, qty, reverses_id IS NOT NULL AS reversal
+  FROM easeinv.stock_movements ORDER BY tenant_id, id;

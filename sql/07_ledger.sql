@@ -239,7 +239,7 @@ SELECT * FROM easeinv.verify_stock();
 SET ROLE regress_web;
 BEGIN;
 SELECT easeinv.set_tenant(2);
-SELECT tenant_id, product_id, location_id, level_on_hand, ledger_on_hand FROM easeinv.verify_stock();
+SELECT tenant_id, product_id, location_id, measure, level_value, expected FROM easeinv.verify_stock();
 SELECT easeinv.rebuild_stock_levels();
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;

@@ -29,6 +29,7 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "ledger.h"
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
@@ -64,24 +65,6 @@ enum
 	"id, idempotency_key, product_id, from_location_id, to_location_id, qty, reason, " \
 	"reference_type, reference_id, unit_cost, reverses_id, occurred_at, created_at, created_by"
 
-/* A movement request, as checked arguments. */
-typedef struct MoveRequest
-{
-	text	   *key;
-	int64		product;
-	int64		from;
-	int64		to;
-	Datum		qty;			/* numeric */
-	text	   *reason;			/* NULL when absent, likewise below */
-	text	   *ref_type;
-	text	   *ref_id;
-	Datum		unit_cost;		/* numeric */
-	bool		unit_cost_null;
-	int64		reverses;		/* 0 when not a reversal */
-	TimestampTz occurred_at;
-	bool		occurred_given;
-} MoveRequest;
-
 /* Saved SPI plans, prepared on first use and kept for the backend's life. */
 typedef enum LedgerPlan
 {
@@ -99,19 +82,11 @@ typedef enum LedgerPlan
 static SPIPlanPtr plans[PLAN_COUNT];
 
 static SPIPlanPtr ledger_plan(LedgerPlan which);
-static text *check_key(FunctionCallInfo fcinfo, int argno);
-static int64 check_id(FunctionCallInfo fcinfo, int argno, const char *what);
-static text *optional_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen);
-static Datum check_quantity(Datum qty, const char *what, bool allow_zero);
-static Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
 static HeapTuple find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc);
 static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
-static void check_product(int64 tenant, int64 product);
-static bool check_location(int64 tenant, int64 location, const char *role);
 static void apply_level(int64 tenant, MoveRequest *req, int64 location, bool outgoing, bool internal);
 static Datum movement_result(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc,
 							 bool replayed, MemoryContext cxt);
-static Oid	ledger_owner(void);
 
 /*
  * ledger_plan: the saved plan for one of the ledger's statements.  Every
@@ -187,7 +162,7 @@ ledger_plan(LedgerPlan which)
 }
 
 /* ledger_owner: the role that owns easeinv.stock_movements. */
-static Oid
+Oid
 ledger_owner(void)
 {
 	Oid			nsp = get_namespace_oid(EASEINV_SCHEMA, false);
@@ -209,7 +184,7 @@ ledger_owner(void)
 }
 
 /* check_key: the idempotency key, 1 to 255 characters. */
-static text *
+text *
 check_key(FunctionCallInfo fcinfo, int argno)
 {
 	text	   *key;
@@ -231,7 +206,7 @@ check_key(FunctionCallInfo fcinfo, int argno)
 }
 
 /* check_id: a required id argument. */
-static int64
+int64
 check_id(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	if (PG_ARGISNULL(argno))
@@ -242,7 +217,7 @@ check_id(FunctionCallInfo fcinfo, int argno, const char *what)
 }
 
 /* optional_text: an optional text argument of bounded length, NULL when absent. */
-static text *
+text *
 optional_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen)
 {
 	text	   *t;
@@ -262,7 +237,7 @@ optional_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen)
  * most 4 decimal places and at most 14 digits before the point, as
  * numeric(18,4) stores it.  Returns it unchanged.
  */
-static Datum
+Datum
 check_quantity(Datum qty, const char *what, bool allow_zero)
 {
 	Numeric		n = DatumGetNumeric(qty);
@@ -409,7 +384,7 @@ reverse_movement(PG_FUNCTION_ARGS)
 /*
  * post_movement: steps 2 to 5 of the file header for a checked request.
  */
-static Datum
+Datum
 post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 {
 	MemoryContext cxt = CurrentMemoryContext;
@@ -541,6 +516,22 @@ find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc)
 	return SPI_tuptable->vals[0];
 }
 
+/*
+ * movement_by_key: inside SPI, whether the tenant's ledger has a movement with
+ * this key; if so and qty is not NULL, *qty is its quantity (in SPI memory).
+ */
+bool
+movement_by_key(int64 tenant, text *key, Datum *qty)
+{
+	TupleDesc	desc;
+	HeapTuple	tup = find_movement(PLAN_BY_KEY, tenant, PointerGetDatum(key), &desc);
+	bool		isnull;
+
+	if (tup != NULL && qty != NULL)
+		*qty = heap_getattr(tup, M_QTY + 1, desc, &isnull);
+	return tup != NULL;
+}
+
 /* text_eq_nullable: two optional texts are equal byte for byte (a payload is the same or not). */
 static bool
 text_eq_nullable(text *a, Datum b, bool bnull)
@@ -621,7 +612,7 @@ check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req)
 }
 
 /* check_product: the tenant's product exists, is not deleted and tracks stock. */
-static void
+void
 check_product(int64 tenant, int64 product)
 {
 	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(product)};
@@ -651,7 +642,7 @@ check_product(int64 tenant, int64 product)
  * check_location: the tenant's location exists and is not deleted; returns
  * whether it is internal (warehouse, store, bin).
  */
-static bool
+bool
 check_location(int64 tenant, int64 location, const char *role)
 {
 	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(location)};

@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ * ledger.h
+ *	  What ledger.c shares with the other writers of the ledger (reservations.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef EASEINV_LEDGER_H
+#define EASEINV_LEDGER_H
+
+#include "fmgr.h"
+#include "datatype/timestamp.h"
+
+/* A movement request, as checked arguments. */
+typedef struct MoveRequest
+{
+	text	   *key;
+	int64		product;
+	int64		from;
+	int64		to;
+	Datum		qty;			/* numeric */
+	text	   *reason;			/* NULL when absent, likewise below */
+	text	   *ref_type;
+	text	   *ref_id;
+	Datum		unit_cost;		/* numeric */
+	bool		unit_cost_null;
+	int64		reverses;		/* 0 when not a reversal */
+	TimestampTz occurred_at;
+	bool		occurred_given;
+} MoveRequest;
+
+/* argument checks (22004, 22023, 22003) */
+extern text *check_key(FunctionCallInfo fcinfo, int argno);
+extern int64 check_id(FunctionCallInfo fcinfo, int argno, const char *what);
+extern text *optional_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen);
+extern Datum check_quantity(Datum qty, const char *what, bool allow_zero);
+
+/* inside SPI, as the ledger owner: the tenant's product and location must be usable */
+extern void check_product(int64 tenant, int64 product);
+extern bool check_location(int64 tenant, int64 location, const char *role);
+
+/* inside SPI: the tenant's ledger has a movement with this key (and its quantity) */
+extern bool movement_by_key(int64 tenant, text *key, Datum *qty);
+
+/* the role the ledger's statements run as */
+extern Oid	ledger_owner(void);
+
+/* post a checked movement (replay check, insert, levels); returns easeinv.movement */
+extern Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
+
+#endif							/* EASEINV_LEDGER_H */

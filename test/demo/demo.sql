@@ -74,3 +74,45 @@ RESET ROLE;
 
 \echo '--- 9. what is really in the table (as superuser, which bypasses RLS by design)'
 SELECT tenant_id, id, body FROM notes ORDER BY tenant_id, id;
+
+\echo '--- 10. inventory: Acme receives tea from a supplier, moves some to its store, sells one carton'
+SET ROLE web;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+INSERT INTO easeinv.locations (id, code, name, kind) VALUES
+    (1, 'WH-MUM', 'Mumbai warehouse', 'warehouse'), (2, 'ST-PUN', 'Pune store', 'store'),
+    (3, 'SUP', 'Suppliers', 'supplier'), (4, 'CUS', 'Customers', 'customer');
+INSERT INTO easeinv.products (id, sku, name, hsn_code, unit, gst_rate)
+VALUES (1, 'TEA-1KG', 'Assam tea 1 kg carton', '0902', 'NOS', 5);
+SELECT id, qty, replayed FROM easeinv.move_stock('grn-2026-001', 1, 3, 1, 40, reason => 'purchase');
+SELECT id, qty, replayed FROM easeinv.move_stock('transfer-001', 1, 1, 2, 15);
+SELECT id, qty, replayed FROM easeinv.move_stock('sale-001', 1, 2, 4, 1, reason => 'sale');
+COMMIT;
+
+\echo '--- 11. the app retries the receipt after a timeout: the same movement comes back, nothing counted twice'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT id, qty, replayed FROM easeinv.move_stock('grn-2026-001', 1, 3, 1, 40, reason => 'purchase');
+SELECT location_id, on_hand, reserved, available FROM easeinv.stock_levels ORDER BY location_id;
+COMMIT;
+
+\echo '--- 12. a key reused for something else, and a sale of more than the store has: refused'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT easeinv.move_stock('grn-2026-001', 1, 3, 1, 45, reason => 'purchase');
+ROLLBACK;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT easeinv.move_stock('sale-002', 1, 2, 4, 20);
+ROLLBACK;
+
+\echo '--- 13. a reservation for an order holds stock; shipping it posts the movement'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT id, qty, status FROM easeinv.reserve_stock('so-77', 1, 1, 10, 'order', 'SO-77');
+SELECT location_id, on_hand, reserved, available FROM easeinv.stock_levels WHERE location_id = 1;
+SELECT id, qty, reference_type FROM easeinv.consume_reservation('ship-so-77', 1, 4);
+SELECT count(*) AS drift FROM easeinv.verify_stock();
+SELECT * FROM easeinv.stock_flow(1, NULL, current_date - 2, current_date);
+COMMIT;
+RESET ROLE;

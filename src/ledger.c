@@ -84,6 +84,7 @@ static SPIPlanPtr plans[PLAN_COUNT];
 static SPIPlanPtr ledger_plan(LedgerPlan which);
 static HeapTuple find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc);
 static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
+static void report_reversed(int64 tenant, int64 original);
 static void apply_level(int64 tenant, MoveRequest *req, int64 location, bool outgoing, bool internal);
 static Datum movement_result(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc,
 							 bool replayed, MemoryContext cxt);
@@ -111,7 +112,8 @@ ledger_plan(LedgerPlan which)
 		" from_location_id, to_location_id, qty, reason, reference_type, reference_id, unit_cost,"
 		" reverses_id, occurred_at, created_by)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-		" ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
+		/* no conflict target: the key, and also the one-reversal-per-movement index */
+		" ON CONFLICT DO NOTHING"
 		" RETURNING " MOVEMENT_COLUMNS,
 		[PLAN_LEVEL] = "INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand)"
 		" VALUES ($1, $2, $3, $4)"
@@ -422,21 +424,7 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	from_internal = check_location(tenant, req->from, "from_location_id");
 	to_internal = check_location(tenant, req->to, "to_location_id");
 	if (req->reverses != 0)
-	{
-		HeapTuple	prior = find_movement(PLAN_REVERSAL_OF, tenant, Int64GetDatum(req->reverses), &desc);
-
-		if (prior != NULL)
-		{
-			bool		isnull;
-
-			ereport(ERROR,
-					(errcode(ERRCODE_UNIQUE_VIOLATION),
-					 errmsg("stock movement %lld is already reversed by movement %lld",
-							(long long) req->reverses,
-							(long long) DatumGetInt64(heap_getattr(prior, M_ID + 1, desc, &isnull))),
-					 errhint("A movement is reversed once; retry with the key of that reversal to get it back.")));
-		}
-	}
+		report_reversed(tenant, req->reverses);
 
 	/* 4. insert, or find that a concurrent session with the same key won */
 	memset(nulls, ' ', sizeof(nulls));
@@ -464,8 +452,14 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 		elog(ERROR, "inserting a stock movement failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 	{
-		/* the other session committed first: ours is a replay of its movement */
+		/*
+		 * A concurrent session committed first.  With our key, ours is a replay of
+		 * its movement; otherwise it reversed the same movement (the other unique
+		 * index).
+		 */
 		stored = find_movement(PLAN_BY_KEY, tenant, PointerGetDatum(req->key), &desc);
+		if (stored == NULL && req->reverses != 0)
+			report_reversed(tenant, req->reverses);
 		if (stored == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -496,6 +490,23 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	SPI_finish();
 	SetUserIdAndSecContext(save_user, save_sec);
 	return result;
+}
+
+/* report_reversed: refuse (23505) when the movement already has a reversal. */
+static void
+report_reversed(int64 tenant, int64 original)
+{
+	TupleDesc	desc;
+	HeapTuple	prior = find_movement(PLAN_REVERSAL_OF, tenant, Int64GetDatum(original), &desc);
+	bool		isnull;
+
+	if (prior != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("stock movement %lld is already reversed by movement %lld",
+						(long long) original,
+						(long long) DatumGetInt64(heap_getattr(prior, M_ID + 1, desc, &isnull))),
+				 errhint("A movement is reversed once; retry with the key of that reversal to get it back.")));
 }
 
 /* find_movement: the movement found by a ledger plan (tenant, arg), or NULL. */

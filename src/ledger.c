@@ -185,6 +185,36 @@ ledger_owner(void)
 	return owner;
 }
 
+/* ledger_begin: run what follows as the ledger's owner, inside SPI. */
+void
+ledger_begin(LedgerSession *session)
+{
+	GetUserIdAndSecContext(&session->save_user, &session->save_sec);
+	SetUserIdAndSecContext(ledger_owner(), session->save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+/* ledger_end: leave SPI and the owner's identity. */
+void
+ledger_end(LedgerSession *session)
+{
+	SPI_finish();
+	SetUserIdAndSecContext(session->save_user, session->save_sec);
+}
+
+/* tenant_allows_negative: the tenant's settings say allow_negative_stock. */
+bool
+tenant_allows_negative(int64 tenant)
+{
+	Datum		tv[1] = {Int64GetDatum(tenant)};
+	bool		isnull;
+	int			rc = SPI_execute_plan(ledger_plan(PLAN_NEGATIVE_OK), tv, NULL, false, 1);
+
+	return rc == SPI_OK_SELECT && SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /* check_key: the idempotency key, 1 to 255 characters. */
 text *
 check_key(FunctionCallInfo fcinfo, int argno)
@@ -332,8 +362,7 @@ reverse_movement(PG_FUNCTION_ARGS)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	Oid			save_user;
-	int			save_sec;
+	LedgerSession session;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	memset(&req, 0, sizeof(req));
@@ -342,10 +371,7 @@ reverse_movement(PG_FUNCTION_ARGS)
 	req.reason = optional_text(fcinfo, 2, "reason", 500);
 	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(ledger_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	ledger_begin(&session);
 	tup = find_movement(PLAN_BY_ID, tenant, Int64GetDatum(original), &desc);
 	if (tup == NULL)
 		ereport(ERROR,
@@ -366,8 +392,7 @@ reverse_movement(PG_FUNCTION_ARGS)
 			req.unit_cost = datumCopy(req.unit_cost, false, -1);
 		MemoryContextSwitchTo(old);
 	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	ledger_end(&session);
 
 	req.reverses = original;
 	req.ref_type = cstring_to_text("reversal");
@@ -392,8 +417,7 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	MemoryContext cxt = CurrentMemoryContext;
 	int64		tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
 	char	   *created_by = GetUserNameFromId(GetUserId(), false);
-	Oid			save_user;
-	int			save_sec;
+	LedgerSession session;
 	HeapTuple	stored;
 	TupleDesc	desc;
 	bool		from_internal;
@@ -403,10 +427,7 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	int			rc;
 	Datum		result;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(ledger_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	ledger_begin(&session);
 
 	/* 2. the replay check comes before every other check */
 	stored = find_movement(PLAN_BY_KEY, tenant, PointerGetDatum(req->key), &desc);
@@ -414,8 +435,7 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	{
 		check_replay(stored, desc, req);
 		result = movement_result(fcinfo, stored, desc, true, cxt);
-		SPI_finish();
-		SetUserIdAndSecContext(save_user, save_sec);
+		ledger_end(&session);
 		return result;
 	}
 
@@ -467,8 +487,7 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 					 errhint("Retry the transaction; the retry returns the stored movement.")));
 		check_replay(stored, desc, req);
 		result = movement_result(fcinfo, stored, desc, true, cxt);
-		SPI_finish();
-		SetUserIdAndSecContext(save_user, save_sec);
+		ledger_end(&session);
 		return result;
 	}
 	stored = SPI_tuptable->vals[0];
@@ -487,8 +506,7 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 		apply_level(tenant, req, req->from, true, from_internal);
 	}
 
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	ledger_end(&session);
 	return result;
 }
 
@@ -702,14 +720,8 @@ apply_level(int64 tenant, MoveRequest *req, int64 location, bool outgoing, bool 
 	if (!DatumGetBool(DirectFunctionCall2(numeric_lt, available, zero)))
 		return;
 
-	{
-		Datum		tv[1] = {Int64GetDatum(tenant)};
-
-		rc = SPI_execute_plan(ledger_plan(PLAN_NEGATIVE_OK), tv, NULL, false, 1);
-		if (rc == SPI_OK_SELECT && SPI_processed == 1 &&
-			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-			return;
-	}
+	if (tenant_allows_negative(tenant))
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("insufficient stock of product %lld at location %lld",

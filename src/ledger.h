@@ -43,6 +43,23 @@ extern bool movement_by_key(int64 tenant, text *key, Datum *qty);
 /* the role the ledger's statements run as */
 extern Oid	ledger_owner(void);
 
+/*
+ * A stretch of SPI work run as the ledger's owner: ledger_begin() switches to
+ * the owner and connects SPI, ledger_end() finishes SPI and switches back.
+ * (On error, transaction abort restores the user and SPI.)
+ */
+typedef struct LedgerSession
+{
+	Oid			save_user;
+	int			save_sec;
+} LedgerSession;
+
+extern void ledger_begin(LedgerSession *session);
+extern void ledger_end(LedgerSession *session);
+
+/* inside SPI: whether the tenant's settings allow negative stock */
+extern bool tenant_allows_negative(int64 tenant);
+
 /* post a checked movement (replay check, insert, levels); returns easeinv.movement */
 extern Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
 

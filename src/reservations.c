@@ -54,7 +54,6 @@ typedef enum ReservationPlan
 	RPLAN_UPDATE,
 	RPLAN_RESERVED,
 	RPLAN_UNRESERVE,
-	RPLAN_NEGATIVE_OK,
 	RPLAN_COUNT
 } ReservationPlan;
 
@@ -62,6 +61,7 @@ static SPIPlanPtr rplans[RPLAN_COUNT];
 
 static SPIPlanPtr reservation_plan(ReservationPlan which);
 static HeapTuple find_reservation(ReservationPlan plan, int64 tenant, Datum arg);
+static HeapTuple lock_reservation(int64 tenant, int64 id);
 static void add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool check);
 static Datum reservation_result(FunctionCallInfo fcinfo, HeapTuple tup, TupleDesc desc,
 								bool replayed, MemoryContext cxt);
@@ -105,8 +105,6 @@ reservation_plan(ReservationPlan which)
 		" WHERE l.tenant_id OPERATOR(pg_catalog.=) $1 AND l.product_id OPERATOR(pg_catalog.=) $2"
 		" AND l.location_id OPERATOR(pg_catalog.=) $3"
 		" RETURNING l.on_hand OPERATOR(pg_catalog.-) l.reserved",
-		[RPLAN_NEGATIVE_OK] = "SELECT COALESCE((settings OPERATOR(pg_catalog.->>) 'allow_negative_stock')::boolean, false)"
-		" FROM easeinv.tenants WHERE id OPERATOR(pg_catalog.=) $1",
 	};
 	static Oid	t_key[] = {INT8OID, TEXTOID};
 	static Oid	t_id[] = {INT8OID, INT8OID};
@@ -137,9 +135,6 @@ reservation_plan(ReservationPlan which)
 			types = t_reserved;
 			nargs = 4;
 			break;
-		case RPLAN_NEGATIVE_OK:
-			nargs = 1;
-			break;
 		default:
 			break;
 	}
@@ -163,6 +158,23 @@ find_reservation(ReservationPlan plan, int64 tenant, Datum arg)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading stock reservations failed: %s", SPI_result_code_string(rc));
 	return SPI_processed == 0 ? NULL : SPI_tuptable->vals[0];
+}
+
+/*
+ * lock_reservation: the tenant's reservation, locked FOR UPDATE so that its
+ * releases and consumptions go one at a time; 22023 when there is none.
+ */
+static HeapTuple
+lock_reservation(int64 tenant, int64 id)
+{
+	HeapTuple	tup = find_reservation(RPLAN_LOCK, tenant, Int64GetDatum(id));
+
+	if (tup == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stock reservation %lld does not exist", (long long) id),
+				 errhint("Pass the id of a reservation of the current tenant.")));
+	return tup;
 }
 
 /* get_int8: a bigint column of a reservation row. */
@@ -207,14 +219,8 @@ add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool chec
 	available = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!check || !DatumGetBool(DirectFunctionCall2(numeric_lt, available, zero)))
 		return;
-	{
-		Datum		tv[1] = {Int64GetDatum(tenant)};
-
-		rc = SPI_execute_plan(reservation_plan(RPLAN_NEGATIVE_OK), tv, NULL, false, 1);
-		if (rc == SPI_OK_SELECT && SPI_processed == 1 &&
-			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-			return;
-	}
+	if (tenant_allows_negative(tenant))
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("insufficient stock of product %lld at location %lld to reserve",
@@ -266,8 +272,7 @@ reserve_stock(PG_FUNCTION_ARGS)
 	text	   *ref_type = optional_text(fcinfo, 4, "reference_type", 64);
 	text	   *ref_id = optional_text(fcinfo, 5, "reference_id", 255);
 	int64		tenant;
-	Oid			save_user;
-	int			save_sec;
+	LedgerSession session;
 	HeapTuple	tup;
 	Datum		result;
 	bool		replayed = false;
@@ -279,10 +284,7 @@ reserve_stock(PG_FUNCTION_ARGS)
 	qty = check_quantity(PG_GETARG_DATUM(3), "qty", false);
 	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(ledger_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	ledger_begin(&session);
 
 	tup = find_reservation(RPLAN_BY_KEY, tenant, PointerGetDatum(key));
 	if (tup == NULL)
@@ -312,8 +314,7 @@ reserve_stock(PG_FUNCTION_ARGS)
 			tup = SPI_tuptable->vals[0];
 			result = reservation_result(fcinfo, tup, SPI_tuptable->tupdesc, false, cxt);
 			add_reserved(tenant, product, location, qty, true);
-			SPI_finish();
-			SetUserIdAndSecContext(save_user, save_sec);
+			ledger_end(&session);
 			return result;
 		}
 		/* a concurrent session with the same key committed first */
@@ -348,8 +349,7 @@ reserve_stock(PG_FUNCTION_ARGS)
 		replayed = true;
 		result = reservation_result(fcinfo, tup, desc, replayed, cxt);
 	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	ledger_end(&session);
 	return result;
 }
 
@@ -364,8 +364,7 @@ release_reservation(PG_FUNCTION_ARGS)
 	text	   *key = check_key(fcinfo, 0);
 	int64		id = check_id(fcinfo, 1, "reservation_id");
 	int64		tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
-	Oid			save_user;
-	int			save_sec;
+	LedgerSession session;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -374,17 +373,9 @@ release_reservation(PG_FUNCTION_ARGS)
 	Datum		result;
 	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(ledger_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	ledger_begin(&session);
 
-	tup = find_reservation(RPLAN_LOCK, tenant, Int64GetDatum(id));
-	if (tup == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stock reservation %lld does not exist", (long long) id),
-				 errhint("Pass the id of a reservation of the current tenant.")));
+	tup = lock_reservation(tenant, id);
 	desc = SPI_tuptable->tupdesc;
 	release_key = SPI_getbinval(tup, desc, R_RELEASE_KEY, &isnull);
 	if (!isnull)
@@ -395,8 +386,7 @@ release_reservation(PG_FUNCTION_ARGS)
 					 errmsg("stock reservation %lld was already released with another key", (long long) id),
 					 errhint("Retry with the key of that release to get it back.")));
 		result = reservation_result(fcinfo, tup, desc, true, cxt);
-		SPI_finish();
-		SetUserIdAndSecContext(save_user, save_sec);
+		ledger_end(&session);
 		return result;
 	}
 	remaining = remaining_of(tup, desc);
@@ -417,8 +407,7 @@ release_reservation(PG_FUNCTION_ARGS)
 		result = reservation_result(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, false, cxt);
 		add_reserved(tenant, product, location, DirectFunctionCall1(numeric_uminus, remaining), false);
 	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	ledger_end(&session);
 	return result;
 }
 
@@ -434,8 +423,7 @@ consume_reservation(PG_FUNCTION_ARGS)
 	MoveRequest req;
 	int64		id;
 	int64		tenant;
-	Oid			save_user;
-	int			save_sec;
+	LedgerSession session;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	Datum		remaining;
@@ -453,18 +441,10 @@ consume_reservation(PG_FUNCTION_ARGS)
 		req.qty = check_quantity(PG_GETARG_DATUM(3), "qty", false);
 	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(ledger_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	ledger_begin(&session);
 
 	/* lock the reservation: consumptions and releases of it go one at a time */
-	tup = find_reservation(RPLAN_LOCK, tenant, Int64GetDatum(id));
-	if (tup == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stock reservation %lld does not exist", (long long) id),
-				 errhint("Pass the id of a reservation of the current tenant.")));
+	tup = lock_reservation(tenant, id);
 	desc = SPI_tuptable->tupdesc;
 	req.product = get_int8(tup, desc, R_PRODUCT);
 	req.from = get_int8(tup, desc, R_LOCATION);
@@ -517,7 +497,6 @@ consume_reservation(PG_FUNCTION_ARGS)
 	}
 	req.unit_cost_null = true;
 	req.occurred_at = GetCurrentTransactionStartTimestamp();
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	ledger_end(&session);
 	return post_movement(fcinfo, &req);
 }

@@ -44,6 +44,10 @@ include $(PGXS)
 # After the include: Makefile.global resets PROVE_FLAGS.
 PROVE_FLAGS += -I test/perl
 
+# PGXS tracks no header dependencies: every object depends on every header, so a changed struct
+# can never leave two objects disagreeing about its layout.
+$(OBJS): $(wildcard src/*.h)
+
 # easeinv--V.sql: every version directory up to V
 $(FULL_SCRIPTS): $(EXTENSION)--%.sql: $(wildcard src/sql/*/*.sql) $(EXTENSION).control
 	cat $(foreach v,$(VERSIONS),$(if $(shell test "$$(printf '%s\n%s\n' $(v) $* | sort -V | tail -n 1)" = "$*" && echo y),$(sort $(wildcard src/sql/$(v)/*.sql)))) > $@

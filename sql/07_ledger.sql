@@ -230,6 +230,14 @@ UPDATE easeinv.stock_movements SET qty = 1 WHERE idempotency_key = 'grn-1';
 \echo :LAST_ERROR_SQLSTATE
 DELETE FROM easeinv.stock_movements WHERE idempotency_key = 'grn-1';
 
+-- a product or location with history cannot be deleted (the levels' foreign keys hold it)
+SET ROLE easeinv_admin;
+DELETE FROM easeinv.products WHERE tenant_id = 1 AND id = 201;
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM easeinv.locations WHERE tenant_id = 1 AND id = 104;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
 -- drift is found and repaired
 SET session_replication_role = replica;
 UPDATE easeinv.stock_levels SET on_hand = on_hand + 5 WHERE tenant_id = 1 AND location_id = 101 AND product_id = 201;

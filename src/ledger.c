@@ -44,6 +44,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/syscache.h"
@@ -185,22 +186,35 @@ ledger_owner(void)
 	return owner;
 }
 
-/* ledger_begin: run what follows as the ledger's owner, inside SPI. */
+/*
+ * ledger_begin: run what follows as the ledger's owner, inside SPI, with
+ * plan_cache_mode = force_generic_plan.  The ledger's statements all filter on
+ * tenant_id = $1 over hash partitions: costed over every partition, a generic
+ * plan never looks cheaper than a custom one, so without this each call would
+ * plan its statements (and the foreign-key checks they fire) again.  The
+ * generic plan still prunes to the tenant's partition at executor start.  The
+ * setting is scoped like a function's SET clause: ledger_end() or an error
+ * undoes it.
+ */
 void
 ledger_begin(LedgerSession *session)
 {
+	session->guc_nest = NewGUCNestLevel();
+	(void) set_config_option("plan_cache_mode", "force_generic_plan", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	GetUserIdAndSecContext(&session->save_user, &session->save_sec);
 	SetUserIdAndSecContext(ledger_owner(), session->save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }
 
-/* ledger_end: leave SPI and the owner's identity. */
+/* ledger_end: leave SPI, the owner's identity and the plan_cache_mode setting. */
 void
 ledger_end(LedgerSession *session)
 {
 	SPI_finish();
 	SetUserIdAndSecContext(session->save_user, session->save_sec);
+	AtEOXact_GUC(true, session->guc_nest);
 }
 
 /* tenant_allows_negative: the tenant's settings say allow_negative_stock. */

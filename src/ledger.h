@@ -44,14 +44,15 @@ extern bool movement_by_key(int64 tenant, text *key, Datum *qty);
 extern Oid	ledger_owner(void);
 
 /*
- * A stretch of SPI work run as the ledger's owner: ledger_begin() switches to
- * the owner and connects SPI, ledger_end() finishes SPI and switches back.
- * (On error, transaction abort restores the user and SPI.)
+ * A stretch of SPI work run as the ledger's owner with generic plans:
+ * ledger_begin() switches to the owner, sets plan_cache_mode and connects SPI;
+ * ledger_end() undoes all three.  (On error, transaction abort does.)
  */
 typedef struct LedgerSession
 {
 	Oid			save_user;
 	int			save_sec;
+	int			guc_nest;
 } LedgerSession;
 
 extern void ledger_begin(LedgerSession *session);

@@ -6,19 +6,21 @@
  * A movement moves a positive quantity of one product from one location to
  * another.  Posting one, in a single call and so a single transaction:
  *	  1. the arguments are checked (nothing is read or written before that);
- *	  2. the idempotency key is looked up first: the same key with the same
- *		 payload returns the stored movement (replayed = true) whatever has
- *		 happened to the stock since; with another payload it is refused
- *		 (23505) and the detail names the fields that differ;
- *	  3. product and locations are checked (they must belong to the tenant,
- *		 exist and not be deleted; the product must track stock);
- *	  4. the movement is inserted with ON CONFLICT DO NOTHING on the key, so of
- *		 two sessions racing with one key exactly one inserts; the other waits
- *		 for it and then returns its movement as a replay;
- *	  5. the two stock_levels rows are upserted, lower location id first so
- *		 that sessions moving in opposite directions cannot deadlock; an
- *		 internal location whose available stock would go below zero refuses
- *		 the movement (23514) unless the tenant allows negative stock.
+ *	  2. the movement is inserted with ON CONFLICT DO NOTHING (no target): if
+ *		 its idempotency key is taken, the call is a replay, decided before any
+ *		 other check: the same payload returns the stored movement (replayed =
+ *		 true) whatever has happened to the stock since; another payload is
+ *		 refused (23505) and the detail names the fields that differ.  Of two
+ *		 sessions racing with one key, the second waits for the first and then
+ *		 replays it.  (For a reversal, the other unique index refuses a second
+ *		 reversal of the same movement.)
+ *	  3. product and locations are checked in one statement (they must belong
+ *		 to the tenant, exist and not be deleted; the product must track stock);
+ *	  4. both stock_levels rows are upserted in one statement, lower location
+ *		 id first so that sessions moving in opposite directions cannot
+ *		 deadlock; an internal location whose available stock would go below
+ *		 zero refuses the movement (23514) unless the tenant allows negative
+ *		 stock.
  * Any refusal raises an error, which undoes everything the call wrote: a
  * refused movement stores nothing and its key stays free.
  *
@@ -75,7 +77,8 @@ typedef enum LedgerPlan
 	PLAN_PRODUCT,
 	PLAN_LOCATION,
 	PLAN_INSERT,
-	PLAN_LEVEL,
+	PLAN_LEVELS,
+	PLAN_REFS,
 	PLAN_NEGATIVE_OK,
 	PLAN_COUNT
 } LedgerPlan;
@@ -86,7 +89,8 @@ static SPIPlanPtr ledger_plan(LedgerPlan which);
 static HeapTuple find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc);
 static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
 static void report_reversed(int64 tenant, int64 original);
-static void apply_level(int64 tenant, MoveRequest *req, int64 location, bool outgoing, bool internal);
+static void check_refs(int64 tenant, MoveRequest *req, bool *from_internal);
+static void apply_levels(int64 tenant, MoveRequest *req, bool from_internal);
 static Datum movement_result(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc,
 							 bool replayed, MemoryContext cxt);
 
@@ -116,23 +120,33 @@ ledger_plan(LedgerPlan which)
 		/* no conflict target: the key, and also the one-reversal-per-movement index */
 		" ON CONFLICT DO NOTHING"
 		" RETURNING " MOVEMENT_COLUMNS,
-		[PLAN_LEVEL] = "INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand)"
-		" VALUES ($1, $2, $3, $4)"
+		/* both level rows in one statement, in the order given: lower location id first */
+		[PLAN_LEVELS] = "INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand)"
+		" VALUES ($1, $2, $3, $4), ($1, $2, $5, $6)"
 		" ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE"
 		" SET on_hand = l.on_hand OPERATOR(pg_catalog.+) excluded.on_hand, updated_at = pg_catalog.now()"
-		" RETURNING l.on_hand OPERATOR(pg_catalog.-) l.reserved",
+		" RETURNING l.location_id, l.on_hand OPERATOR(pg_catalog.-) l.reserved",
+		/* product and both locations in one statement; NULLs where a row is missing */
+		[PLAN_REFS] = "SELECT p.track_stock, p.deleted_at IS NOT NULL,"
+		" f.kind IN ('warehouse', 'store', 'bin'), f.deleted_at IS NOT NULL,"
+		" t.kind IN ('warehouse', 'store', 'bin'), t.deleted_at IS NOT NULL"
+		" FROM (VALUES (1)) AS one (x)"
+		" LEFT JOIN easeinv.products p ON p.tenant_id OPERATOR(pg_catalog.=) $1 AND p.id OPERATOR(pg_catalog.=) $2"
+		" LEFT JOIN easeinv.locations f ON f.tenant_id OPERATOR(pg_catalog.=) $1 AND f.id OPERATOR(pg_catalog.=) $3"
+		" LEFT JOIN easeinv.locations t ON t.tenant_id OPERATOR(pg_catalog.=) $1 AND t.id OPERATOR(pg_catalog.=) $4",
 		[PLAN_NEGATIVE_OK] = "SELECT COALESCE((settings OPERATOR(pg_catalog.->>) 'allow_negative_stock')::boolean, false)"
 		" FROM easeinv.tenants WHERE id OPERATOR(pg_catalog.=) $1",
 	};
 	static const int nargs[PLAN_COUNT] = {
 		[PLAN_BY_KEY] = 2,[PLAN_BY_ID] = 2,[PLAN_REVERSAL_OF] = 2,[PLAN_PRODUCT] = 2,
-		[PLAN_LOCATION] = 2,[PLAN_INSERT] = 13,[PLAN_LEVEL] = 4,[PLAN_NEGATIVE_OK] = 1,
+		[PLAN_LOCATION] = 2,[PLAN_INSERT] = 13,[PLAN_LEVELS] = 6,[PLAN_REFS] = 4,[PLAN_NEGATIVE_OK] = 1,
 	};
 	static Oid	types_by_key[] = {INT8OID, TEXTOID};
 	static Oid	types_by_id[] = {INT8OID, INT8OID};
 	static Oid	types_insert[] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, NUMERICOID, TEXTOID,
 	TEXTOID, TEXTOID, NUMERICOID, INT8OID, TIMESTAMPTZOID, TEXTOID};
-	static Oid	types_level[] = {INT8OID, INT8OID, INT8OID, NUMERICOID};
+	static Oid	types_levels[] = {INT8OID, INT8OID, INT8OID, NUMERICOID, INT8OID, NUMERICOID};
+	static Oid	types_refs[] = {INT8OID, INT8OID, INT8OID, INT8OID};
 	Oid		   *types;
 	SPIPlanPtr	plan;
 
@@ -147,8 +161,11 @@ ledger_plan(LedgerPlan which)
 		case PLAN_INSERT:
 			types = types_insert;
 			break;
-		case PLAN_LEVEL:
-			types = types_level;
+		case PLAN_LEVELS:
+			types = types_levels;
+			break;
+		case PLAN_REFS:
+			types = types_refs;
 			break;
 		default:
 			types = types_by_id;	/* (bigint, bigint) or (bigint) */
@@ -435,7 +452,6 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	HeapTuple	stored;
 	TupleDesc	desc;
 	bool		from_internal;
-	bool		to_internal;
 	Datum		values[13];
 	char		nulls[13];
 	int			rc;
@@ -443,24 +459,13 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 
 	ledger_begin(&session);
 
-	/* 2. the replay check comes before every other check */
-	stored = find_movement(PLAN_BY_KEY, tenant, PointerGetDatum(req->key), &desc);
-	if (stored != NULL)
-	{
-		check_replay(stored, desc, req);
-		result = movement_result(fcinfo, stored, desc, true, cxt);
-		ledger_end(&session);
-		return result;
-	}
-
-	/* 3. what the movement refers to */
-	check_product(tenant, req->product);
-	from_internal = check_location(tenant, req->from, "from_location_id");
-	to_internal = check_location(tenant, req->to, "to_location_id");
-	if (req->reverses != 0)
-		report_reversed(tenant, req->reverses);
-
-	/* 4. insert, or find that a concurrent session with the same key won */
+	/*
+	 * 2 and 4. Insert first.  ON CONFLICT DO NOTHING, with no target, covers the
+	 * key and the one-reversal-per-movement index: a conflict on the key is a
+	 * replay, found before any other check runs, as the rules require (a
+	 * concurrent session with the same key is waited for, then replayed).  If
+	 * a check below refuses the movement, the error undoes this insert.
+	 */
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(tenant);
 	values[1] = PointerGetDatum(req->key);
@@ -487,9 +492,8 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	if (SPI_processed == 0)
 	{
 		/*
-		 * A concurrent session committed first.  With our key, ours is a replay of
-		 * its movement; otherwise it reversed the same movement (the other unique
-		 * index).
+		 * The key is taken: ours is a replay of its movement.  Otherwise the
+		 * movement being reversed already has a reversal (the other unique index).
 		 */
 		stored = find_movement(PLAN_BY_KEY, tenant, PointerGetDatum(req->key), &desc);
 		if (stored == NULL && req->reverses != 0)
@@ -508,17 +512,11 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	desc = SPI_tuptable->tupdesc;
 	result = movement_result(fcinfo, stored, desc, false, cxt);
 
-	/* 5. the projection, lower location id first */
-	if (req->from < req->to)
-	{
-		apply_level(tenant, req, req->from, true, from_internal);
-		apply_level(tenant, req, req->to, false, to_internal);
-	}
-	else
-	{
-		apply_level(tenant, req, req->to, false, to_internal);
-		apply_level(tenant, req, req->from, true, from_internal);
-	}
+	/* 3. what the movement refers to */
+	check_refs(tenant, req, &from_internal);
+
+	/* 5. the projection */
+	apply_levels(tenant, req, from_internal);
 
 	ledger_end(&session);
 	return result;
@@ -707,39 +705,98 @@ check_location(int64 tenant, int64 location, const char *role)
 }
 
 /*
- * apply_level: add the movement to one stock_levels row; an internal location
- * whose available stock goes below zero refuses the movement, unless the
- * tenant's settings allow negative stock.
+ * check_refs: the product and both locations of a request, in one statement:
+ * the tenant's, existing, not deleted, and the product tracks stock.  Sets
+ * whether the from location is internal.
  */
 static void
-apply_level(int64 tenant, MoveRequest *req, int64 location, bool outgoing, bool internal)
+check_refs(int64 tenant, MoveRequest *req, bool *from_internal)
 {
-	Datum		values[4];
-	Datum		available;
-	bool		isnull;
-	int			rc;
+	Datum		values[4] = {Int64GetDatum(tenant), Int64GetDatum(req->product),
+	Int64GetDatum(req->from), Int64GetDatum(req->to)};
+	bool		isnull[6];
+	Datum		col[6];
+	int			i;
+	int			rc = SPI_execute_plan(ledger_plan(PLAN_REFS), values, NULL, false, 1);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading products and locations failed: %s", SPI_result_code_string(rc));
+	for (i = 0; i < 6; i++)
+		col[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull[i]);
+
+	if (isnull[0])
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("product %lld does not exist", (long long) req->product),
+				 errhint("Pass the id of a product of the current tenant.")));
+	if (DatumGetBool(col[1]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("product %lld is deleted", (long long) req->product),
+				 errhint("Restore the product (deleted_at = NULL) before moving its stock.")));
+	if (!DatumGetBool(col[0]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("product %lld does not track stock", (long long) req->product),
+				 errhint("Set track_stock on the product to keep a ledger of it.")));
+	for (i = 2; i <= 4; i += 2)
+	{
+		int64		location = (i == 2) ? req->from : req->to;
+		const char *role = (i == 2) ? "from_location_id" : "to_location_id";
+
+		if (isnull[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("location %lld (%s) does not exist", (long long) location, role),
+					 errhint("Pass the id of a location of the current tenant.")));
+		if (DatumGetBool(col[i + 1]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("location %lld (%s) is deleted", (long long) location, role)));
+	}
+	*from_internal = DatumGetBool(col[2]);
+}
+
+/*
+ * apply_levels: add the movement to both stock_levels rows, lower location id
+ * first (sessions moving in opposite directions cannot deadlock).  An internal
+ * from location whose available stock goes below zero refuses the movement,
+ * unless the tenant's settings allow negative stock.
+ */
+static void
+apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
+{
+	Datum		out = DirectFunctionCall1(numeric_uminus, req->qty);
+	bool		from_first = req->from < req->to;
+	Datum		values[6];
+	Datum		available = (Datum) 0;
 	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	bool		isnull;
+	uint64		i;
+	int			rc;
 
 	values[0] = Int64GetDatum(tenant);
 	values[1] = Int64GetDatum(req->product);
-	values[2] = Int64GetDatum(location);
-	values[3] = outgoing ? DirectFunctionCall1(numeric_uminus, req->qty) : req->qty;
-	rc = SPI_execute_plan(ledger_plan(PLAN_LEVEL), values, NULL, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+	values[2] = Int64GetDatum(from_first ? req->from : req->to);
+	values[3] = from_first ? out : req->qty;
+	values[4] = Int64GetDatum(from_first ? req->to : req->from);
+	values[5] = from_first ? req->qty : out;
+	rc = SPI_execute_plan(ledger_plan(PLAN_LEVELS), values, NULL, false, 2);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 2)
 		elog(ERROR, "updating stock_levels failed: %s", SPI_result_code_string(rc));
-	if (!outgoing || !internal)
+	if (!from_internal)
 		return;
-
-	available = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	for (i = 0; i < SPI_processed; i++)
+		if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)) == req->from)
+			available = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
 	if (!DatumGetBool(DirectFunctionCall2(numeric_lt, available, zero)))
 		return;
-
 	if (tenant_allows_negative(tenant))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("insufficient stock of product %lld at location %lld",
-					(long long) req->product, (long long) location),
+					(long long) req->product, (long long) req->from),
 			 errdetail("Moving %s would leave %s available.",
 					   DatumGetCString(DirectFunctionCall1(numeric_out, req->qty)),
 					   DatumGetCString(DirectFunctionCall1(numeric_out, available))),

@@ -91,8 +91,6 @@ static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
 static void report_reversed(int64 tenant, int64 original);
 static void check_refs(int64 tenant, MoveRequest *req, bool *from_internal);
 static void apply_levels(int64 tenant, MoveRequest *req, bool from_internal);
-static Datum movement_result(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc,
-							 bool replayed, MemoryContext cxt);
 
 /*
  * ledger_plan: the saved plan for one of the ledger's statements.  Every
@@ -504,13 +502,13 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 					 errmsg("could not serialize access due to a concurrent movement with the same idempotency key"),
 					 errhint("Retry the transaction; the retry returns the stored movement.")));
 		check_replay(stored, desc, req);
-		result = movement_result(fcinfo, stored, desc, true, cxt);
+		result = result_with_replayed(fcinfo, stored, desc, M_REPLAYED, true, cxt);
 		ledger_end(&session);
 		return result;
 	}
 	stored = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	result = movement_result(fcinfo, stored, desc, false, cxt);
+	result = result_with_replayed(fcinfo, stored, desc, M_REPLAYED, false, cxt);
 
 	/* 3. what the movement refers to */
 	check_refs(tenant, req, &from_internal);
@@ -805,29 +803,32 @@ apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 }
 
 /*
- * movement_result: an easeinv.movement built from a ledger row, in the
- * caller's memory context (it must outlive SPI_finish).
+ * result_with_replayed: the function's composite result built from a stored
+ * row (its first ncols columns, in order) and a last column, replayed.  Built
+ * in cxt, the caller's memory context: it must outlive SPI_finish.
  */
-static Datum
-movement_result(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, bool replayed,
-				MemoryContext cxt)
+Datum
+result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, int ncols,
+					 bool replayed, MemoryContext cxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	TupleDesc	rdesc;
-	Datum		values[M_NCOLS];
-	bool		nulls[M_NCOLS];
+	Datum	   *values;
+	bool	   *nulls;
 	int			i;
 	HeapTuple	result;
 
 	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "easeinv.movement is not a composite type");
+		elog(ERROR, "function result type must be composite");
 	rdesc = BlessTupleDesc(rdesc);
-	if (rdesc->natts != M_NCOLS)
-		elog(ERROR, "easeinv.movement has %d columns, expected %d", rdesc->natts, M_NCOLS);
-	for (i = 0; i < M_REPLAYED; i++)
+	if (rdesc->natts != ncols + 1)
+		elog(ERROR, "result type has %d columns, expected %d", rdesc->natts, ncols + 1);
+	values = palloc(sizeof(Datum) * (ncols + 1));
+	nulls = palloc(sizeof(bool) * (ncols + 1));
+	for (i = 0; i < ncols; i++)
 		values[i] = heap_getattr(stored, i + 1, desc, &nulls[i]);
-	values[M_REPLAYED] = BoolGetDatum(replayed);
-	nulls[M_REPLAYED] = false;
+	values[ncols] = BoolGetDatum(replayed);
+	nulls[ncols] = false;
 	result = heap_form_tuple(rdesc, values, nulls);
 	MemoryContextSwitchTo(old);
 	return HeapTupleGetDatum(result);

@@ -7,6 +7,8 @@
 #define EASEINV_LEDGER_H
 
 #include "fmgr.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 
 /* A movement request, as checked arguments. */
@@ -60,6 +62,10 @@ extern void ledger_end(LedgerSession *session);
 
 /* inside SPI: whether the tenant's settings allow negative stock */
 extern bool tenant_allows_negative(int64 tenant);
+
+/* the function's composite result: a stored row's first ncols columns, then replayed */
+extern Datum result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, int ncols,
+								  bool replayed, MemoryContext cxt);
 
 /* post a checked movement (replay check, insert, levels); returns easeinv.movement */
 extern Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);

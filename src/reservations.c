@@ -63,8 +63,6 @@ static SPIPlanPtr reservation_plan(ReservationPlan which);
 static HeapTuple find_reservation(ReservationPlan plan, int64 tenant, Datum arg);
 static HeapTuple lock_reservation(int64 tenant, int64 id);
 static void add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool check);
-static Datum reservation_result(FunctionCallInfo fcinfo, HeapTuple tup, TupleDesc desc,
-								bool replayed, MemoryContext cxt);
 static Datum remaining_of(HeapTuple tup, TupleDesc desc);
 static int64 get_int8(HeapTuple tup, TupleDesc desc, int col);
 
@@ -231,32 +229,6 @@ add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool chec
 			 errhint("Reserve less, or receive stock first.")));
 }
 
-/* reservation_result: an easeinv.reservation in the caller's memory context. */
-static Datum
-reservation_result(FunctionCallInfo fcinfo, HeapTuple tup, TupleDesc desc, bool replayed,
-				   MemoryContext cxt)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	TupleDesc	rdesc;
-	Datum		values[R_NCOLS + 1];
-	bool		nulls[R_NCOLS + 1];
-	int			i;
-	HeapTuple	result;
-
-	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "easeinv.reservation is not a composite type");
-	rdesc = BlessTupleDesc(rdesc);
-	if (rdesc->natts != R_NCOLS + 1)
-		elog(ERROR, "easeinv.reservation has %d columns, expected %d", rdesc->natts, R_NCOLS + 1);
-	for (i = 0; i < R_NCOLS; i++)
-		values[i] = SPI_getbinval(tup, desc, i + 1, &nulls[i]);
-	values[R_NCOLS] = BoolGetDatum(replayed);
-	nulls[R_NCOLS] = false;
-	result = heap_form_tuple(rdesc, values, nulls);
-	MemoryContextSwitchTo(old);
-	return HeapTupleGetDatum(result);
-}
-
 /*
  * reserve_stock(idempotency_key, product_id, location_id, qty, reference_type,
  * reference_id) returns easeinv.reservation.
@@ -312,7 +284,7 @@ reserve_stock(PG_FUNCTION_ARGS)
 		if (SPI_processed == 1)
 		{
 			tup = SPI_tuptable->vals[0];
-			result = reservation_result(fcinfo, tup, SPI_tuptable->tupdesc, false, cxt);
+			result = result_with_replayed(fcinfo, tup, SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
 			add_reserved(tenant, product, location, qty, true);
 			ledger_end(&session);
 			return result;
@@ -347,7 +319,7 @@ reserve_stock(PG_FUNCTION_ARGS)
 							   (long long) get_int8(tup, desc, R_LOCATION)),
 					 errhint("Retry with exactly the first payload, or use a new key.")));
 		replayed = true;
-		result = reservation_result(fcinfo, tup, desc, replayed, cxt);
+		result = result_with_replayed(fcinfo, tup, desc, R_NCOLS, replayed, cxt);
 	}
 	ledger_end(&session);
 	return result;
@@ -385,7 +357,7 @@ release_reservation(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("stock reservation %lld was already released with another key", (long long) id),
 					 errhint("Retry with the key of that release to get it back.")));
-		result = reservation_result(fcinfo, tup, desc, true, cxt);
+		result = result_with_replayed(fcinfo, tup, desc, R_NCOLS, true, cxt);
 		ledger_end(&session);
 		return result;
 	}
@@ -404,7 +376,7 @@ release_reservation(PG_FUNCTION_ARGS)
 		rc = SPI_execute_plan(reservation_plan(RPLAN_UPDATE), values, NULL, false, 1);
 		if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 			elog(ERROR, "releasing a stock reservation failed: %s", SPI_result_code_string(rc));
-		result = reservation_result(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, false, cxt);
+		result = result_with_replayed(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
 		add_reserved(tenant, product, location, DirectFunctionCall1(numeric_uminus, remaining), false);
 	}
 	ledger_end(&session);

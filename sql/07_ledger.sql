@@ -135,6 +135,9 @@ SELECT easeinv.move_stock('bad', 201, 101, 102, 'Infinity');
 ROLLBACK TO s;
 SELECT easeinv.move_stock('bad', 201, 101, 102, 1.00001);
 ROLLBACK TO s;
+-- trailing zeros are not decimals
+SELECT qty FROM easeinv.move_stock('zeros', 202, 103, 101, 1.500000);
+ROLLBACK TO s;
 SELECT easeinv.move_stock('bad', 201, 101, 102, 100000000000000);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;

@@ -319,7 +319,8 @@ check_quantity(Datum qty, const char *what, bool allow_zero)
 						DatumGetCString(DirectFunctionCall1(numeric_out, qty))),
 				 allow_zero ? errhint("Send the cost per unit, or leave it out.")
 				 : errhint("A movement moves a positive quantity; correct a mistake with a reversing movement.")));
-	scale = DatumGetInt32(DirectFunctionCall1(numeric_scale, qty));
+	/* significant decimals: 30.12500 is as good as 30.125 */
+	scale = DatumGetInt32(DirectFunctionCall1(numeric_min_scale, qty));
 	if (scale > 4)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -287,3 +287,4 @@ DROP FUNCTION public.hijack_eq(bigint, bigint), public.current_tenant();
 -- what the superuser sees at the end: nothing was written across tenants
 SELECT * FROM notes ORDER BY tenant_id, id;
 SELECT * FROM customers_app ORDER BY tenant_id, id;
+

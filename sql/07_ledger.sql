@@ -260,6 +260,37 @@ SELECT easeinv.rebuild_stock_levels();
 RESET ROLE;
 SELECT * FROM pg_temp.invariant();
 
+-- the ledger's statements run as the table owner: an operator planted in the caller's
+-- search_path must never run with the owner's rights
+CREATE SCHEMA regress_evil AUTHORIZATION regress_web;
+SET ROLE regress_web;
+CREATE FUNCTION regress_evil.eq(a text, b text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'planted operator ran as %', current_user;
+    RETURN pg_catalog.texteq(a, b);
+END $$;
+CREATE OPERATOR regress_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = regress_evil.eq);
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SET LOCAL search_path = regress_evil, pg_catalog;
+SELECT qty, replayed FROM easeinv.move_stock('evil-1', 202, 103, 101, 1);
+SELECT qty, replayed FROM easeinv.move_stock('evil-1', 202, 103, 101, 1);
+ROLLBACK;
+RESET ROLE;
+DROP SCHEMA regress_evil CASCADE;
+
+-- a replay of a row large enough to be TOASTed returns it intact (the result is built outside
+-- SPI's memory)
+SET ROLE regress_web;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT length(idempotency_key), length(reason), replayed
+  FROM easeinv.move_stock(repeat('🔑', 255), 202, 103, 101, 1, repeat('📦', 500), repeat('🧾', 64), repeat('🆔', 255));
+SELECT length(idempotency_key), length(reason), length(reference_id), reason = repeat('📦', 500) AS intact, replayed
+  FROM easeinv.move_stock(repeat('🔑', 255), 202, 103, 101, 1, repeat('📦', 500), repeat('🧾', 64), repeat('🆔', 255));
+ROLLBACK;
+RESET ROLE;
+
 -- what each tenant's ledger says, and that tenants saw only their own
 SELECT tenant_id, idempotency_key, product_id, from_location_id, to_location_id, qty, reverses_id IS NOT NULL AS reversal
   FROM easeinv.stock_movements ORDER BY tenant_id, id;

@@ -82,3 +82,20 @@ SET ROLE easeinv_admin;
 SELECT easeinv.rebuild_stock_levels();
 RESET ROLE;
 SELECT count(*) AS drifts FROM easeinv.verify_stock();
+
+-- a reservation key names its payload, references included
+SET ROLE regress_web;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT qty FROM easeinv.reserve_stock('so-ref', 210, 101, 1, 'order', 'SO-10');
+SAVEPOINT s;
+SELECT easeinv.reserve_stock('so-ref', 210, 101, 1, 'order', 'SO-11');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+-- consuming into the reservation's own location is a bad request, not a constraint violation
+SELECT id AS rr FROM easeinv.stock_reservations WHERE idempotency_key = 'so-ref' \gset
+SELECT easeinv.consume_reservation('ship-self', :rr, 101);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+ROLLBACK;
+RESET ROLE;

@@ -108,7 +108,7 @@ ledger_plan(LedgerPlan which)
 		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND reverses_id OPERATOR(pg_catalog.=) $2",
 		[PLAN_PRODUCT] = "SELECT track_stock, deleted_at IS NOT NULL FROM easeinv.products"
 		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
-		[PLAN_LOCATION] = "SELECT kind IN ('warehouse', 'store', 'bin'), deleted_at IS NOT NULL"
+		[PLAN_LOCATION] = "SELECT kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), deleted_at IS NOT NULL"
 		" FROM easeinv.locations"
 		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
 		[PLAN_INSERT] = "INSERT INTO easeinv.stock_movements (tenant_id, idempotency_key, product_id,"
@@ -126,8 +126,8 @@ ledger_plan(LedgerPlan which)
 		" RETURNING l.location_id, l.on_hand OPERATOR(pg_catalog.-) l.reserved",
 		/* product and both locations in one statement; NULLs where a row is missing */
 		[PLAN_REFS] = "SELECT p.track_stock, p.deleted_at IS NOT NULL,"
-		" f.kind IN ('warehouse', 'store', 'bin'), f.deleted_at IS NOT NULL,"
-		" t.kind IN ('warehouse', 'store', 'bin'), t.deleted_at IS NOT NULL"
+		" f.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), f.deleted_at IS NOT NULL,"
+		" t.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), t.deleted_at IS NOT NULL"
 		" FROM (VALUES (1)) AS one (x)"
 		" LEFT JOIN easeinv.products p ON p.tenant_id OPERATOR(pg_catalog.=) $1 AND p.id OPERATOR(pg_catalog.=) $2"
 		" LEFT JOIN easeinv.locations f ON f.tenant_id OPERATOR(pg_catalog.=) $1 AND f.id OPERATOR(pg_catalog.=) $3"
@@ -203,7 +203,7 @@ ledger_owner(void)
 
 /*
  * ledger_begin: run what follows as the ledger's owner, inside SPI, with
- * plan_cache_mode = force_generic_plan.  The ledger's statements all filter on
+ * search_path = pg_catalog, pg_temp and plan_cache_mode = force_generic_plan.  The ledger's statements all filter on
  * tenant_id = $1 over hash partitions: costed over every partition, a generic
  * plan never looks cheaper than a custom one, so without this each call would
  * plan its statements (and the foreign-key checks they fire) again.  The
@@ -217,13 +217,20 @@ ledger_begin(LedgerSession *session)
 	session->guc_nest = NewGUCNestLevel();
 	(void) set_config_option("plan_cache_mode", "force_generic_plan", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/*
+	 * The statements run as the owner: whatever they name must not be looked up
+	 * in the caller's search_path (an operator planted there would run with the
+	 * owner's rights).  They schema-qualify everything; this is the second line.
+	 */
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	GetUserIdAndSecContext(&session->save_user, &session->save_sec);
 	SetUserIdAndSecContext(ledger_owner(), session->save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }
 
-/* ledger_end: leave SPI, the owner's identity and the plan_cache_mode setting. */
+/* ledger_end: leave SPI, the owner's identity and the two settings. */
 void
 ledger_end(LedgerSession *session)
 {
@@ -439,7 +446,7 @@ reverse_movement(PG_FUNCTION_ARGS)
 }
 
 /*
- * post_movement: steps 2 to 5 of the file header for a checked request.
+ * post_movement: steps 2 to 4 of the file header for a checked request.
  */
 Datum
 post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
@@ -455,6 +462,12 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	char		nulls[13];
 	int			rc;
 	Datum		result;
+
+	if (req->from == req->to)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_location_id and to_location_id are both %lld", (long long) req->from),
+				 errhint("A movement goes from one location to another.")));
 
 	ledger_begin(&session);
 
@@ -572,9 +585,9 @@ movement_by_key(int64 tenant, text *key, Datum *qty)
 	return tup != NULL;
 }
 
-/* text_eq_nullable: two optional texts are equal byte for byte (a payload is the same or not). */
-static bool
-text_eq_nullable(text *a, Datum b, bool bnull)
+/* same_text: two optional texts are equal byte for byte (a payload is the same or not). */
+bool
+same_text(text *a, Datum b, bool bnull)
 {
 	text	   *bt;
 
@@ -614,15 +627,15 @@ check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req)
 		DIFFERS("qty", DatumGetCString(DirectFunctionCall1(numeric_out, d)),
 				DatumGetCString(DirectFunctionCall1(numeric_out, req->qty)));
 	d = heap_getattr(stored, M_REASON + 1, desc, &isnull);
-	if (!text_eq_nullable(req->reason, d, isnull))
+	if (!same_text(req->reason, d, isnull))
 		DIFFERS("reason", isnull ? "null" : TextDatumGetCString(d),
 				req->reason ? text_to_cstring(req->reason) : "null");
 	d = heap_getattr(stored, M_REFTYPE + 1, desc, &isnull);
-	if (!text_eq_nullable(req->ref_type, d, isnull))
+	if (!same_text(req->ref_type, d, isnull))
 		DIFFERS("reference_type", isnull ? "null" : TextDatumGetCString(d),
 				req->ref_type ? text_to_cstring(req->ref_type) : "null");
 	d = heap_getattr(stored, M_REFID + 1, desc, &isnull);
-	if (!text_eq_nullable(req->ref_id, d, isnull))
+	if (!same_text(req->ref_id, d, isnull))
 		DIFFERS("reference_id", isnull ? "null" : TextDatumGetCString(d),
 				req->ref_id ? text_to_cstring(req->ref_id) : "null");
 	d = heap_getattr(stored, M_UNIT_COST + 1, desc, &isnull);
@@ -804,6 +817,23 @@ apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 }
 
 /*
+ * lock_levels: inside SPI, create if missing and lock both stock_levels rows of
+ * a product at two locations, lower location id first: the order every writer
+ * of the levels takes them in, so that none can deadlock with another.
+ */
+void
+lock_levels(int64 tenant, int64 product, int64 a, int64 b)
+{
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	Datum		values[6] = {Int64GetDatum(tenant), Int64GetDatum(product),
+	Int64GetDatum(a < b ? a : b), zero, Int64GetDatum(a < b ? b : a), zero};
+	int			rc = SPI_execute_plan(ledger_plan(PLAN_LEVELS), values, NULL, false, 2);
+
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 2)
+		elog(ERROR, "locking stock_levels failed: %s", SPI_result_code_string(rc));
+}
+
+/*
  * result_with_replayed: the function's composite result built from a stored
  * row (its first ncols columns, in order) and a last column, replayed.  Built
  * in cxt, the caller's memory context: it must outlive SPI_finish.
@@ -818,6 +848,7 @@ result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, 
 	bool	   *nulls;
 	int			i;
 	HeapTuple	result;
+	Datum		d;
 
 	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "function result type must be composite");
@@ -831,8 +862,10 @@ result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, 
 	values[ncols] = BoolGetDatum(replayed);
 	nulls[ncols] = false;
 	result = heap_form_tuple(rdesc, values, nulls);
+	/* the Datum too is made in cxt: a row with TOASTed values is flattened here */
+	d = HeapTupleGetDatum(result);
 	MemoryContextSwitchTo(old);
-	return HeapTupleGetDatum(result);
+	return d;
 }
 
 /*

@@ -63,6 +63,12 @@ extern void ledger_end(LedgerSession *session);
 /* inside SPI: whether the tenant's settings allow negative stock */
 extern bool tenant_allows_negative(int64 tenant);
 
+/* an optional text argument equals a stored optional text, byte for byte */
+extern bool same_text(text *a, Datum b, bool bnull);
+
+/* inside SPI: create and lock both level rows, lower location id first */
+extern void lock_levels(int64 tenant, int64 product, int64 a, int64 b);
+
 /* the function's composite result: a stored row's first ncols columns, then replayed */
 extern Datum result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, int ncols,
 								  bool replayed, MemoryContext cxt);

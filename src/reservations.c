@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/numeric.h"
+#include "lib/stringinfo.h"
 
 PG_FUNCTION_INFO_V1(reserve_stock);
 PG_FUNCTION_INFO_V1(release_reservation);
@@ -302,21 +303,35 @@ reserve_stock(PG_FUNCTION_ARGS)
 	{
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		bool		same = get_int8(tup, desc, R_PRODUCT) == product &&
-			get_int8(tup, desc, R_LOCATION) == location &&
-			DatumGetBool(DirectFunctionCall2(numeric_eq, SPI_getbinval(tup, desc, R_QTY, &isnull), qty));
+		Datum		d;
+		StringInfoData diff;
 
-		if (!same)
+		initStringInfo(&diff);
+		if (get_int8(tup, desc, R_PRODUCT) != product)
+			appendStringInfo(&diff, "%sproduct_id (first %lld, now %lld)", diff.len ? ", " : "",
+							 (long long) get_int8(tup, desc, R_PRODUCT), (long long) product);
+		if (get_int8(tup, desc, R_LOCATION) != location)
+			appendStringInfo(&diff, "%slocation_id (first %lld, now %lld)", diff.len ? ", " : "",
+							 (long long) get_int8(tup, desc, R_LOCATION), (long long) location);
+		d = SPI_getbinval(tup, desc, R_QTY, &isnull);
+		if (!DatumGetBool(DirectFunctionCall2(numeric_eq, d, qty)))
+			appendStringInfo(&diff, "%sqty (first %s, now %s)", diff.len ? ", " : "",
+							 DatumGetCString(DirectFunctionCall1(numeric_out, d)),
+							 DatumGetCString(DirectFunctionCall1(numeric_out, qty)));
+		d = SPI_getbinval(tup, desc, R_REFTYPE, &isnull);
+		if (!same_text(ref_type, d, isnull))
+			appendStringInfo(&diff, "%sreference_type (first %s, now %s)", diff.len ? ", " : "",
+							 isnull ? "null" : TextDatumGetCString(d), ref_type ? text_to_cstring(ref_type) : "null");
+		d = SPI_getbinval(tup, desc, R_REFID, &isnull);
+		if (!same_text(ref_id, d, isnull))
+			appendStringInfo(&diff, "%sreference_id (first %s, now %s)", diff.len ? ", " : "",
+							 isnull ? "null" : TextDatumGetCString(d), ref_id ? text_to_cstring(ref_id) : "null");
+		if (diff.len > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("idempotency key \"%s\" was already used for a different reservation",
 							text_to_cstring(key)),
-					 errdetail("The stored reservation %lld is of %s of product %lld at location %lld.",
-							   (long long) get_int8(tup, desc, R_ID),
-							   DatumGetCString(DirectFunctionCall1(numeric_out,
-																	SPI_getbinval(tup, desc, R_QTY, &isnull))),
-							   (long long) get_int8(tup, desc, R_PRODUCT),
-							   (long long) get_int8(tup, desc, R_LOCATION)),
+					 errdetail("Differs: %s.", diff.data),
 					 errhint("Retry with exactly the first payload, or use a new key.")));
 		replayed = true;
 		result = result_with_replayed(fcinfo, tup, desc, R_NCOLS, replayed, cxt);
@@ -372,7 +387,6 @@ release_reservation(PG_FUNCTION_ARGS)
 		Datum		values[5] = {Int64GetDatum(tenant), Int64GetDatum(id), zero, remaining, PointerGetDatum(key)};
 		int			rc;
 
-		remaining = datumCopy(remaining, false, -1);
 		rc = SPI_execute_plan(reservation_plan(RPLAN_UPDATE), values, NULL, false, 1);
 		if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 			elog(ERROR, "releasing a stock reservation failed: %s", SPI_result_code_string(rc));
@@ -445,6 +459,11 @@ consume_reservation(PG_FUNCTION_ARGS)
 					 errmsg("cannot consume %s of stock reservation %lld: %s is left",
 							DatumGetCString(DirectFunctionCall1(numeric_out, req.qty)), (long long) id,
 							DatumGetCString(DirectFunctionCall1(numeric_out, remaining)))));
+		if (req.from == req.to)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("to_location_id %lld is the reservation's own location", (long long) req.to),
+					 errhint("Consuming a reservation moves the stock somewhere else, such as a customer location.")));
 		values[0] = Int64GetDatum(tenant);
 		values[1] = Int64GetDatum(id);
 		values[2] = req.qty;
@@ -453,6 +472,8 @@ consume_reservation(PG_FUNCTION_ARGS)
 		rc = SPI_execute_plan(reservation_plan(RPLAN_UPDATE), values, nulls, false, 1);
 		if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 			elog(ERROR, "consuming a stock reservation failed: %s", SPI_result_code_string(rc));
+		/* both level rows first, in the common order, then the reserved stock */
+		lock_levels(tenant, req.product, req.from, req.to);
 		add_reserved(tenant, req.product, req.from, DirectFunctionCall1(numeric_uminus, req.qty), false);
 	}
 

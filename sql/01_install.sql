@@ -63,3 +63,11 @@ SELECT rolname, rolcanlogin, rolbypassrls, rolsuper FROM pg_roles
 
 -- configuration tables are dumped by pg_dump
 SELECT c::regclass AS config_table FROM pg_extension, unnest(extconfig) c WHERE extname = 'easeinv' ORDER BY c::regclass::text;
+
+-- register_for_dump is for the extension's own scripts
+SELECT easeinv.register_for_dump('easeinv.products');
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE easeinv_app;
+SELECT easeinv.register_for_dump('easeinv.products');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;

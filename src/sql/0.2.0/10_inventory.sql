@@ -120,25 +120,11 @@ COMMENT ON FUNCTION easeinv.ledger_guard() IS
 CREATE TRIGGER easeinv_ledger_append_only BEFORE UPDATE OR DELETE ON easeinv.stock_movements
     FOR EACH ROW EXECUTE FUNCTION easeinv.ledger_guard();
 
--- Configuration tables for pg_dump: every row of each (the leaf partitions hold the rows) and the
--- sequences.  One call per statement: each call rewrites the pg_extension row.
-DO $dump$
-DECLARE
-    rel regclass;
-BEGIN
-    FOR rel IN
-        SELECT c.oid::regclass FROM pg_catalog.pg_class c
-         WHERE c.relnamespace = 'easeinv'::regnamespace
-           AND ((c.relkind = 'r' AND (c.relname = 'locations'
-                                      OR c.relname ~ '^(products|stock_movements|stock_levels)_p[0-9]{3}$'))
-                OR (c.relkind = 'S' AND c.relname IN ('locations_id_seq', 'products_id_seq',
-                                                      'stock_movements_id_seq')))
-         ORDER BY c.relname
-    LOOP
-        PERFORM pg_catalog.pg_extension_config_dump(rel, '');
-    END LOOP;
-END
-$dump$;
+-- pg_dump keeps every row (and the sequences)
+SELECT easeinv.register_for_dump('easeinv.locations');
+SELECT easeinv.register_for_dump('easeinv.products');
+SELECT easeinv.register_for_dump('easeinv.stock_movements');
+SELECT easeinv.register_for_dump('easeinv.stock_levels');
 
 GRANT SELECT, INSERT, UPDATE ON easeinv.locations, easeinv.products TO easeinv_app;
 GRANT SELECT ON easeinv.stock_movements, easeinv.stock_levels TO easeinv_app;

@@ -33,21 +33,7 @@ COMMENT ON TABLE easeinv.stock_reservations IS
     'stock held for orders; written only by reserve_stock, release_reservation and consume_reservation';
 SELECT easeinv.create_tenant_partitions('easeinv.stock_reservations');
 SELECT count(*) FROM easeinv.enable_tenancy('easeinv.stock_reservations');
-DO $dump$
-DECLARE
-    rel regclass;
-BEGIN
-    FOR rel IN
-        SELECT c.oid::regclass FROM pg_catalog.pg_class c
-         WHERE c.relnamespace = 'easeinv'::regnamespace
-           AND ((c.relkind = 'r' AND c.relname ~ '^stock_reservations_p[0-9]{3}$')
-                OR (c.relkind = 'S' AND c.relname = 'stock_reservations_id_seq'))
-         ORDER BY c.relname
-    LOOP
-        PERFORM pg_catalog.pg_extension_config_dump(rel, '');
-    END LOOP;
-END
-$dump$;
+SELECT easeinv.register_for_dump('easeinv.stock_reservations');
 GRANT SELECT ON easeinv.stock_reservations TO easeinv_app, easeinv_admin;
 
 CREATE TYPE easeinv.reservation AS (

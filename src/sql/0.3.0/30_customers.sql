@@ -78,21 +78,7 @@ COMMENT ON FUNCTION easeinv.customers_check() IS
 CREATE TRIGGER easeinv_customers_check BEFORE INSERT OR UPDATE OF gstin, state_code, email, phone ON easeinv.customers
     FOR EACH ROW EXECUTE FUNCTION easeinv.customers_check();
 
-DO $dump$
-DECLARE
-    rel regclass;
-BEGIN
-    FOR rel IN
-        SELECT c.oid::regclass FROM pg_catalog.pg_class c
-         WHERE c.relnamespace = 'easeinv'::regnamespace
-           AND ((c.relkind = 'r' AND c.relname ~ '^customers_p[0-9]{3}$')
-                OR (c.relkind = 'S' AND c.relname = 'customers_id_seq'))
-         ORDER BY c.relname
-    LOOP
-        PERFORM pg_catalog.pg_extension_config_dump(rel, '');
-    END LOOP;
-END
-$dump$;
+SELECT easeinv.register_for_dump('easeinv.customers');
 GRANT SELECT, INSERT, UPDATE ON easeinv.customers TO easeinv_app;
 GRANT USAGE ON SEQUENCE easeinv.customers_id_seq TO easeinv_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON easeinv.customers TO easeinv_admin;

@@ -106,6 +106,15 @@ SELECT id, qty FROM easeinv.move_stock('oversell', 601, 501, 502, 5);
 SELECT location_id, on_hand, available FROM easeinv.stock_levels ORDER BY 1;
 COMMIT;
 
+-- the setting must be a JSON boolean where it is written
+SET ROLE easeinv_admin;
+\set VERBOSITY terse
+UPDATE easeinv.tenants SET settings = '{"allow_negative_stock": "yes"}' WHERE id = 3;
+\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SET ROLE regress_web;
+
 -- bad input: a clear error each, nothing written
 BEGIN;
 SELECT easeinv.set_tenant(1);

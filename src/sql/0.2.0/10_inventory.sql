@@ -169,3 +169,9 @@ RETURNS easeinv.movement
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION easeinv.reverse_movement(text, bigint, text) IS
     'post the movement that undoes another one (same product and quantity, locations swapped), idempotently';
+
+-- The ledger reads tenants.settings->'allow_negative_stock' when a movement would take stock
+-- below zero: a value that is not a JSON boolean is refused where it is written, not there.
+ALTER TABLE easeinv.tenants ADD CONSTRAINT tenants_allow_negative_stock_boolean
+    CHECK (NOT (settings ? 'allow_negative_stock')
+           OR jsonb_typeof(settings -> 'allow_negative_stock') = 'boolean');

@@ -99,3 +99,15 @@ SELECT easeinv.consume_reservation('ship-self', :rr, 101);
 ROLLBACK TO s;
 ROLLBACK;
 RESET ROLE;
+
+-- the balance functions read as the caller: no context, no balances
+SET ROLE regress_web;
+SELECT count(*) FROM easeinv.ledger_balances();
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM easeinv.reservation_balances();
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+SELECT easeinv.set_tenant(2);
+SELECT tenant_id, count(*) FROM easeinv.ledger_balances() GROUP BY 1;
+COMMIT;
+RESET ROLE;

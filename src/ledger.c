@@ -146,7 +146,6 @@ ledger_plan(LedgerPlan which)
 	static Oid	types_levels[] = {INT8OID, INT8OID, INT8OID, NUMERICOID, INT8OID, NUMERICOID};
 	static Oid	types_refs[] = {INT8OID, INT8OID, INT8OID, INT8OID};
 	Oid		   *types;
-	SPIPlanPtr	plan;
 
 	if (plans[which] != NULL)
 		return plans[which];
@@ -169,13 +168,20 @@ ledger_plan(LedgerPlan which)
 			types = types_by_id;	/* (bigint, bigint) or (bigint) */
 			break;
 	}
-	plan = SPI_prepare(sql[which], nargs[which], types);
+	plans[which] = prepare_kept(sql[which], nargs[which], types);
+	return plans[which];
+}
+
+/* prepare_kept: an SPI plan prepared once and kept for the life of the backend. */
+SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
 	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for easeinv ledger statement %d: %s",
-			 (int) which, SPI_result_code_string(SPI_result));
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
-	plans[which] = plan;
 	return plan;
 }
 

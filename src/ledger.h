@@ -7,6 +7,7 @@
 #define EASEINV_LEDGER_H
 
 #include "fmgr.h"
+#include "executor/spi.h"
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
@@ -41,6 +42,9 @@ extern bool check_location(int64 tenant, int64 location, const char *role);
 
 /* inside SPI: the tenant's ledger has a movement with this key (and its quantity) */
 extern bool movement_by_key(int64 tenant, text *key, Datum *qty);
+
+/* an SPI plan prepared once and kept for the life of the backend */
+extern SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types);
 
 /* the role the ledger's statements run as */
 extern Oid	ledger_owner(void);

@@ -112,7 +112,6 @@ reservation_plan(ReservationPlan which)
 	static Oid	t_reserved[] = {INT8OID, INT8OID, INT8OID, NUMERICOID};
 	Oid		   *types = t_id;
 	int			nargs = 2;
-	SPIPlanPtr	plan;
 
 	if (rplans[which] != NULL)
 		return rplans[which];
@@ -137,14 +136,8 @@ reservation_plan(ReservationPlan which)
 		default:
 			break;
 	}
-	plan = SPI_prepare(sql[which], nargs, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for easeinv reservation statement %d: %s",
-			 (int) which, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	rplans[which] = plan;
-	return plan;
+	rplans[which] = prepare_kept(sql[which], nargs, types);
+	return rplans[which];
 }
 
 /* find_reservation: the reservation a plan finds for (tenant, arg), or NULL. */

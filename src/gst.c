@@ -19,29 +19,42 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "gst.h"
 
 #include "fmgr.h"
 #include "funcapi.h"
 #include "access/htup_details.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(gst_line);
 
-static Datum num(const char *text);
-static Datum nmul(Datum a, Datum b);
-static Datum nround2(Datum a);
-static bool nlt(Datum a, Datum b);
-static int	nscale(Datum a);
-static Datum numeric_arg(FunctionCallInfo fcinfo, int argno, const char *what, int max_scale,
-						 const char *min, const char *max);
+/* numeric constants, parsed once per backend */
+static bool consts_ready = false;
+static Datum c_zero, c_hundred, c_two_hundred, c_limit;
 
-/* num: a numeric constant. */
 static Datum
 num(const char *text)
 {
 	return DirectFunctionCall3(numeric_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid),
 							   Int32GetDatum(-1));
+}
+
+static void
+init_consts(void)
+{
+	MemoryContext old;
+
+	if (consts_ready)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	c_zero = num("0");
+	c_hundred = num("100");
+	c_two_hundred = num("200");
+	c_limit = num("10000000000000");
+	MemoryContextSwitchTo(old);
+	consts_ready = true;
 }
 
 /* nmul: a * b, exactly. */
@@ -72,22 +85,27 @@ nscale(Datum a)
 	return DatumGetInt32(DirectFunctionCall1(numeric_min_scale, a));
 }
 
-/*
- * numeric_arg: a finite numeric argument within [min, max] with at most
- * max_scale decimals; NULL is refused (22004).
- */
-static Datum
-numeric_arg(FunctionCallInfo fcinfo, int argno, const char *what, int max_scale,
-			const char *min, const char *max)
+/* nstr: a numeric as text, for messages. */
+static char *
+nstr(Datum a)
 {
-	Datum		v;
+	return DatumGetCString(DirectFunctionCall1(numeric_out, a));
+}
+
+/*
+ * gst_check_numeric: a finite numeric within [min, max] with at most
+ * max_scale decimals; NULL is refused (22004).  min and max are numeric
+ * literals.
+ */
+Datum
+gst_check_numeric(Datum v, bool isnull, const char *what, int max_scale, const char *min, const char *max)
+{
 	Numeric		n;
 
-	if (PG_ARGISNULL(argno))
+	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
-	v = PG_GETARG_DATUM(argno);
 	n = DatumGetNumeric(v);
 	if (numeric_is_nan(n) || numeric_is_inf(n))
 		ereport(ERROR,
@@ -96,14 +114,102 @@ numeric_arg(FunctionCallInfo fcinfo, int argno, const char *what, int max_scale,
 	if (nlt(v, num(min)) || nlt(num(max), v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s %s is out of range", what, DatumGetCString(DirectFunctionCall1(numeric_out, v))),
+				 errmsg("%s %s is out of range", what, nstr(v)),
 				 errdetail("It must be from %s to %s.", min, max)));
 	if (nscale(v) > max_scale)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s %s has more than %d decimal places", what,
-						DatumGetCString(DirectFunctionCall1(numeric_out, v)), max_scale)));
+				 errmsg("%s %s has more than %d decimal places", what, nstr(v), max_scale)));
 	return v;
+}
+
+/*
+ * gst_check_inputs: every input of a line within its range (the errors name
+ * the argument); the two discounts are exclusive.
+ */
+void
+gst_check_inputs(GstInput *in)
+{
+	gst_check_numeric(in->qty, false, "qty", 4, "0.0001", "99999999999999.9999");
+	gst_check_numeric(in->unit_price, false, "unit_price", 4, "0", "99999999999999.9999");
+	gst_check_numeric(in->gst_rate, false, "gst_rate", 2, "0", "100");
+	if (in->has_discount_percent && in->has_discount_amount)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a line has a discount percent or a discount amount, not both")));
+	if (in->has_discount_percent)
+		gst_check_numeric(in->discount_percent, false, "discount_percent", 4, "0", "100");
+	if (in->has_discount_amount)
+		gst_check_numeric(in->discount_amount, false, "discount_amount", 2, "0", "99999999999999.99");
+	if (in->has_cess_rate)
+		gst_check_numeric(in->cess_rate, false, "cess_rate", 4, "0", "400");
+}
+
+/*
+ * gst_compute: the amounts of a checked line (the file header's rules), each
+ * with two decimals, in the current memory context.
+ */
+void
+gst_compute(const GstInput *in, Datum out[GST_NAMOUNTS])
+{
+	Datum		gross;
+	Datum		discount;
+	Datum		taxable;
+	Datum		cgst;
+	Datum		sgst;
+	Datum		igst;
+	Datum		cess;
+	Datum		total;
+	int			i;
+
+	init_consts();
+	discount = cgst = sgst = igst = cess = c_zero;
+
+	gross = nmul(in->qty, in->unit_price);
+	if (!nlt(gross, c_limit))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("line amount %s is too large", nstr(gross)),
+				 errdetail("A line amount must be less than 10000000000000 rupees.")));
+	gross = nround2(gross);
+
+	if (in->has_discount_percent)
+		discount = nround2(DirectFunctionCall2(numeric_div, nmul(gross, in->discount_percent), c_hundred));
+	else if (in->has_discount_amount)
+	{
+		discount = in->discount_amount;
+		if (nlt(gross, discount))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("discount %s is more than the line amount %s", nstr(discount), nstr(gross))));
+	}
+	taxable = DirectFunctionCall2(numeric_sub, gross, discount);
+
+	if (in->intra_state)
+	{
+		cgst = nround2(DirectFunctionCall2(numeric_div, nmul(taxable, in->gst_rate), c_two_hundred));
+		sgst = cgst;
+	}
+	else
+		igst = nround2(DirectFunctionCall2(numeric_div, nmul(taxable, in->gst_rate), c_hundred));
+	if (in->has_cess_rate)
+		cess = nround2(DirectFunctionCall2(numeric_div, nmul(taxable, in->cess_rate), c_hundred));
+	total = DirectFunctionCall2(numeric_add, taxable, cgst);
+	total = DirectFunctionCall2(numeric_add, total, sgst);
+	total = DirectFunctionCall2(numeric_add, total, igst);
+	total = DirectFunctionCall2(numeric_add, total, cess);
+
+	out[GST_GROSS] = gross;
+	out[GST_DISCOUNT] = discount;
+	out[GST_TAXABLE] = taxable;
+	out[GST_CGST] = cgst;
+	out[GST_SGST] = sgst;
+	out[GST_IGST] = igst;
+	out[GST_CESS] = cess;
+	out[GST_TOTAL] = total;
+	/* two decimals everywhere: 5 is shown as 5.00 */
+	for (i = 0; i < GST_NAMOUNTS; i++)
+		out[i] = nround2(out[i]);
 }
 
 /*
@@ -114,95 +220,33 @@ numeric_arg(FunctionCallInfo fcinfo, int argno, const char *what, int max_scale,
 Datum
 gst_line(PG_FUNCTION_ARGS)
 {
-	Datum		qty = numeric_arg(fcinfo, 0, "qty", 4, "0.0001", "99999999999999.9999");
-	Datum		price = numeric_arg(fcinfo, 1, "unit_price", 4, "0", "99999999999999.9999");
-	Datum		rate = numeric_arg(fcinfo, 2, "gst_rate", 2, "0", "100");
-	bool		intra;
-	Datum		hundred = num("100");
-	Datum		two_hundred = num("200");
-	Datum		zero = num("0");
-	Datum		limit = num("10000000000000");
-	Datum		gross;
-	Datum		discount = zero;
-	Datum		taxable;
-	Datum		cgst = zero;
-	Datum		sgst = zero;
-	Datum		igst = zero;
-	Datum		cess = zero;
-	Datum		total;
+	GstInput	in;
 	TupleDesc	desc;
-	Datum		values[8];
-	bool		nulls[8] = {false, false, false, false, false, false, false, false};
-	int			i;
+	Datum		values[GST_NAMOUNTS];
+	bool		nulls[GST_NAMOUNTS];
 
+	memset(&in, 0, sizeof(in));
+	memset(nulls, 0, sizeof(nulls));
+	in.qty = gst_check_numeric(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "qty", 4, "0.0001", "99999999999999.9999");
+	in.unit_price = gst_check_numeric(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "unit_price", 4, "0", "99999999999999.9999");
+	in.gst_rate = gst_check_numeric(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "gst_rate", 2, "0", "100");
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("intra_state must not be null"),
 				 errhint("True when the place of supply is the seller's state (CGST + SGST), false otherwise (IGST).")));
-	intra = PG_GETARG_BOOL(3);
-	if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a line has a discount percent or a discount amount, not both")));
-
-	gross = nmul(qty, price);
-	if (!nlt(gross, limit))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("line amount %s is too large", DatumGetCString(DirectFunctionCall1(numeric_out, gross))),
-				 errdetail("A line amount must be less than 10000000000000 rupees.")));
-	gross = nround2(gross);
-
-	if (!PG_ARGISNULL(4))
-	{
-		Datum		pct = numeric_arg(fcinfo, 4, "discount_percent", 4, "0", "100");
-
-		discount = nround2(DirectFunctionCall2(numeric_div, nmul(gross, pct), hundred));
-	}
-	else if (!PG_ARGISNULL(5))
-	{
-		discount = numeric_arg(fcinfo, 5, "discount_amount", 2, "0", "99999999999999.99");
-		if (nlt(gross, discount))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("discount %s is more than the line amount %s",
-							DatumGetCString(DirectFunctionCall1(numeric_out, discount)),
-							DatumGetCString(DirectFunctionCall1(numeric_out, gross)))));
-	}
-	taxable = DirectFunctionCall2(numeric_sub, gross, discount);
-
-	if (intra)
-	{
-		cgst = nround2(DirectFunctionCall2(numeric_div, nmul(taxable, rate), two_hundred));
-		sgst = cgst;
-	}
-	else
-		igst = nround2(DirectFunctionCall2(numeric_div, nmul(taxable, rate), hundred));
-	if (!PG_ARGISNULL(6))
-	{
-		Datum		cess_rate = numeric_arg(fcinfo, 6, "cess_rate", 4, "0", "400");
-
-		cess = nround2(DirectFunctionCall2(numeric_div, nmul(taxable, cess_rate), hundred));
-	}
-	total = DirectFunctionCall2(numeric_add, taxable, cgst);
-	total = DirectFunctionCall2(numeric_add, total, sgst);
-	total = DirectFunctionCall2(numeric_add, total, igst);
-	total = DirectFunctionCall2(numeric_add, total, cess);
+	in.intra_state = PG_GETARG_BOOL(3);
+	in.has_discount_percent = !PG_ARGISNULL(4);
+	in.discount_percent = in.has_discount_percent ? PG_GETARG_DATUM(4) : (Datum) 0;
+	in.has_discount_amount = !PG_ARGISNULL(5);
+	in.discount_amount = in.has_discount_amount ? PG_GETARG_DATUM(5) : (Datum) 0;
+	in.has_cess_rate = !PG_ARGISNULL(6);
+	in.cess_rate = in.has_cess_rate ? PG_GETARG_DATUM(6) : (Datum) 0;
+	gst_check_inputs(&in);
+	gst_compute(&in, values);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "easeinv.gst_amounts is not a composite type");
 	desc = BlessTupleDesc(desc);
-	values[0] = gross;
-	values[1] = discount;
-	values[2] = taxable;
-	values[3] = cgst;
-	values[4] = sgst;
-	values[5] = igst;
-	values[6] = cess;
-	values[7] = total;
-	/* two decimals everywhere: 5 is shown as 5.00 */
-	for (i = 0; i < 8; i++)
-		values[i] = nround2(values[i]);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -399,9 +399,22 @@ move_stock(PG_FUNCTION_ARGS)
 Datum
 reverse_movement(PG_FUNCTION_ARGS)
 {
+	text	   *key = check_key(fcinfo, 0);
+	int64		original = check_id(fcinfo, 1, "movement_id");
+	text	   *reason = optional_text(fcinfo, 2, "reason", 500);
+
+	return post_reversal(fcinfo, key, original, reason);
+}
+
+/*
+ * post_reversal: post the reversal of a movement of the current tenant under
+ * a checked key; fcinfo NULL when no result is wanted.
+ */
+Datum
+post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason)
+{
 	MoveRequest req;
 	int64		tenant;
-	int64		original;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -409,9 +422,8 @@ reverse_movement(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	memset(&req, 0, sizeof(req));
-	req.key = check_key(fcinfo, 0);
-	original = check_id(fcinfo, 1, "movement_id");
-	req.reason = optional_text(fcinfo, 2, "reason", 500);
+	req.key = key;
+	req.reason = reason;
 	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
 
 	ledger_begin(&session);
@@ -856,6 +868,12 @@ result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, 
 	HeapTuple	result;
 	Datum		d;
 
+	/* a caller in C that needs no result (issue_invoice posting stock) */
+	if (fcinfo == NULL)
+	{
+		MemoryContextSwitchTo(old);
+		return (Datum) 0;
+	}
 	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "function result type must be composite");
 	rdesc = BlessTupleDesc(rdesc);

@@ -80,4 +80,7 @@ extern Datum result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, Tup
 /* post a checked movement (replay check, insert, levels); returns easeinv.movement */
 extern Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
 
+/* post the reversal of a movement (fcinfo NULL: no result wanted) */
+extern Datum post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason);
+
 #endif							/* EASEINV_LEDGER_H */

@@ -1,0 +1,879 @@
+/*-------------------------------------------------------------------------
+ * invoice.c
+ *	  Invoice numbers, the invoice guard, and the triggers that compute an
+ *	  invoice's lines and keep its header equal to the sum of its lines.
+ *
+ * invoice_line_compute (BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW on
+ * invoice_lines) locks the invoice (FOR NO KEY UPDATE, once per transaction)
+ * and refuses any change to the lines of an invoice that is not a draft;
+ * fills description, HSN/SAC and rate from the product when not given;
+ * numbers the line when line_no is not given; refuses a rate not in force
+ * on the invoice date (a credit note: on its invoice's date); and computes
+ * the amounts with gst_compute (gst.c), whatever the caller wrote in them.
+ *
+ * invoice_totals (AFTER ... FOR EACH STATEMENT, with transition tables) sets
+ * each touched draft's header to the sum of its lines in one UPDATE, with
+ * the tenant's round-off of the grand total to the rupee.
+ *
+ * invoice_guard (BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW on invoices)
+ * lets the extension's own writes through and otherwise refuses: computed
+ * columns written by anyone (428C9), any change to an issued or cancelled
+ * invoice (55000), deleting one (55000).
+ *-------------------------------------------------------------------------
+ */
+#include "easeinv.h"
+#include "gst.h"
+#include "invoice.h"
+#include "ledger.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(invoice_number);
+PG_FUNCTION_INFO_V1(invoice_guard);
+PG_FUNCTION_INFO_V1(invoice_line_compute);
+PG_FUNCTION_INFO_V1(invoice_totals);
+
+/* ---------------------------------------------------------------------
+ * The extension's own writes
+ * ---------------------------------------------------------------------
+ */
+static int	internal_depth = 0;
+
+void
+invoice_internal_begin(void)
+{
+	internal_depth++;
+}
+
+void
+invoice_internal_end(void)
+{
+	if (internal_depth > 0)
+		internal_depth--;
+}
+
+/* ---------------------------------------------------------------------
+ * Numbers
+ * ---------------------------------------------------------------------
+ */
+
+int
+fiscal_year_start(int32 date)
+{
+	int			y,
+				m,
+				d;
+
+	j2date(date + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+	return m >= 4 ? y : y - 1;
+}
+
+char *
+fiscal_year_label(int fy_start)
+{
+	return psprintf("%04d-%02d", fy_start, (fy_start + 1) % 100);
+}
+
+static bool
+number_char_ok(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' || c == '-';
+}
+
+/*
+ * invoice_number_make: the number format gives for sequence n in the
+ * financial year starting in fy_start, or NULL with *why saying what is wrong
+ * (with the format, or with the number it makes).
+ */
+char *
+invoice_number_make(const char *format, int fy_start, int64 n, const char **why)
+{
+	StringInfoData out;
+	const char *p = format;
+	int			sequences = 0;
+
+	initStringInfo(&out);
+	if (strlen(format) == 0 || strlen(format) > 64)
+	{
+		*why = "A format has 1 to 64 characters.";
+		return NULL;
+	}
+	while (*p)
+	{
+		if (*p == '{')
+		{
+			const char *end = strchr(p, '}');
+			int			len;
+
+			if (end == NULL)
+			{
+				*why = "A { in the format is not closed by }.";
+				return NULL;
+			}
+			len = end - p - 1;
+			if (len == 2 && strncmp(p + 1, "FY", 2) == 0)
+				appendStringInfo(&out, "%02d-%02d", fy_start % 100, (fy_start + 1) % 100);
+			else if (len == 4 && strncmp(p + 1, "FYYY", 4) == 0)
+				appendStringInfo(&out, "%04d-%02d", fy_start, (fy_start + 1) % 100);
+			else if (len == 2 && strncmp(p + 1, "YY", 2) == 0)
+				appendStringInfo(&out, "%02d", fy_start % 100);
+			else if (len == 1 && p[1] == 'N')
+			{
+				appendStringInfo(&out, INT64_FORMAT, n);
+				sequences++;
+			}
+			else if (len >= 3 && len <= 4 && strncmp(p + 1, "N:", 2) == 0 &&
+					 isdigit((unsigned char) p[3]) && (len == 3 || isdigit((unsigned char) p[4])))
+			{
+				int			width = atoi(p + 3);
+
+				if (width < 1 || width > 12)
+				{
+					*why = "The width of {N:width} is 1 to 12.";
+					return NULL;
+				}
+				appendStringInfo(&out, "%0*lld", width, (long long) n);
+				sequences++;
+			}
+			else
+			{
+				*why = "Use {FY} (25-26), {FYYY} (2025-26), {YY} (25), {N} or {N:width}; other characters are copied.";
+				return NULL;
+			}
+			p = end + 1;
+		}
+		else
+		{
+			if (!number_char_ok(*p))
+			{
+				*why = "An invoice number has only letters, digits, / and - (the e-invoice portal's rule).";
+				return NULL;
+			}
+			appendStringInfoChar(&out, *p);
+			p++;
+		}
+	}
+	if (sequences != 1)
+	{
+		*why = "A format has exactly one {N} or {N:width}, where the sequence goes.";
+		return NULL;
+	}
+	if (out.len > 16)
+	{
+		*why = "An invoice number has at most 16 characters (the e-invoice portal's rule).";
+		return NULL;
+	}
+	if (out.data[0] == '0' || out.data[0] == '/' || out.data[0] == '-')
+	{
+		*why = "An invoice number starts with a letter or a digit other than 0 (the e-invoice portal's rule).";
+		return NULL;
+	}
+	return out.data;
+}
+
+/*
+ * invoice_number(format text, invoice_date date, sequence_no bigint) returns
+ * text: the number; a format or number the portal would refuse is 22023.
+ * IMMUTABLE STRICT PARALLEL SAFE.
+ */
+Datum
+invoice_number(PG_FUNCTION_ARGS)
+{
+	char	   *format = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	DateADT		date = PG_GETARG_DATEADT(1);
+	int64		n = PG_GETARG_INT64(2);
+	const char *why = NULL;
+	char	   *number;
+
+	if (DATE_NOT_FINITE(date))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invoice_date must be a finite date")));
+	if (n < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sequence_no must be 1 or more")));
+	number = invoice_number_make(format, fiscal_year_start(date), n, &why);
+	if (number == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invoice number format \"%s\" cannot number invoice %lld", format, (long long) n),
+				 errdetail("%s", why),
+				 errhint("For example INV/{FY}/{N:6} gives INV/25-26/000042.")));
+	PG_RETURN_TEXT_P(cstring_to_text(number));
+}
+
+/* ---------------------------------------------------------------------
+ * What the line trigger remembers of an invoice, for one transaction.  It
+ * holds the invoice's row lock, so nobody else can change the invoice while
+ * it is remembered; any change of an invoice row in this transaction (the
+ * guard) and any aborted subtransaction (which may have released the lock)
+ * forget it.
+ * ---------------------------------------------------------------------
+ */
+typedef struct InvoiceInfo
+{
+	bool		valid;
+	LocalTransactionId lxid;
+	int64		tenant;
+	int64		id;
+	bool		found;
+	bool		draft;
+	char		status[16];
+	char		number[20];
+	bool		intra_state;
+	DateADT		rate_date;
+} InvoiceInfo;
+
+static InvoiceInfo cached_invoice;
+
+/* rates found in force, for one transaction */
+#define RATE_CACHE_SIZE 16
+static struct
+{
+	LocalTransactionId lxid;
+	int			n;
+	DateADT		date[RATE_CACHE_SIZE];
+	char		rate[RATE_CACHE_SIZE][12];
+} rate_cache;
+
+static bool callbacks_registered = false;
+
+static void
+invoice_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		invoice_cache_reset();
+}
+
+void
+invoice_cache_reset(void)
+{
+	cached_invoice.valid = false;
+}
+
+static void
+register_callbacks(void)
+{
+	if (!callbacks_registered)
+	{
+		RegisterSubXactCallback(invoice_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+}
+
+/* invoice_info: the invoice, locked; inside SPI. */
+static InvoiceInfo *
+invoice_info(int64 tenant, int64 id)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[2];
+	bool		isnull;
+	int			rc;
+
+	if (cached_invoice.valid && cached_invoice.lxid == EASEINV_MY_LXID &&
+		cached_invoice.tenant == tenant && cached_invoice.id == id)
+		return &cached_invoice;
+
+	if (plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, INT8OID};
+
+		plan = prepare_kept("SELECT i.status, i.number, i.intra_state, "
+							"coalesce((SELECT o.invoice_date FROM easeinv.invoices o "
+							"          WHERE o.tenant_id = i.tenant_id AND o.id = i.original_invoice_id), i.invoice_date) "
+							"FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.id = $2 FOR NO KEY UPDATE OF i",
+							2, types);
+	}
+	values[0] = Int64GetDatum(tenant);
+	values[1] = Int64GetDatum(id);
+	rc = SPI_execute_plan(plan, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading invoice failed: %s", SPI_result_code_string(rc));
+
+	memset(&cached_invoice, 0, sizeof(cached_invoice));
+	cached_invoice.lxid = EASEINV_MY_LXID;
+	cached_invoice.tenant = tenant;
+	cached_invoice.id = id;
+	cached_invoice.found = SPI_processed == 1;
+	if (cached_invoice.found)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *status = SPI_getvalue(tup, desc, 1);
+		char	   *number = SPI_getvalue(tup, desc, 2);
+
+		strlcpy(cached_invoice.status, status, sizeof(cached_invoice.status));
+		if (number)
+			strlcpy(cached_invoice.number, number, sizeof(cached_invoice.number));
+		else
+			snprintf(cached_invoice.number, sizeof(cached_invoice.number), INT64_FORMAT, id);
+		cached_invoice.draft = strcmp(status, "draft") == 0;
+		cached_invoice.intra_state = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		cached_invoice.rate_date = DatumGetDateADT(SPI_getbinval(tup, desc, 4, &isnull));
+	}
+	cached_invoice.valid = true;
+	return &cached_invoice;
+}
+
+/* refuse_frozen: a change to the lines of an invoice that is not a draft. */
+static void
+refuse_frozen(InvoiceInfo *info)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("invoice %s is %s: its lines cannot change", info->number, info->status),
+			 errdetail("An issued invoice never changes."),
+			 errhint("Cancel it with easeinv.cancel_invoice(), or issue a credit note.")));
+}
+
+/* rate_in_force: the GST rate is valid on the date (easeinv.gst_rates); inside SPI. */
+static bool
+rate_in_force(Datum rate, DateADT date)
+{
+	static SPIPlanPtr plan = NULL;
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
+														   DirectFunctionCall2(numeric_round, rate, Int32GetDatum(2))));
+	Datum		values[2];
+	bool		isnull;
+	int			i;
+	int			rc;
+
+	if (rate_cache.lxid != EASEINV_MY_LXID)
+	{
+		rate_cache.lxid = EASEINV_MY_LXID;
+		rate_cache.n = 0;
+	}
+	for (i = 0; i < rate_cache.n; i++)
+		if (rate_cache.date[i] == date && strcmp(rate_cache.rate[i], text) == 0)
+			return true;
+
+	if (plan == NULL)
+	{
+		Oid			types[2] = {NUMERICOID, DATEOID};
+
+		plan = prepare_kept("SELECT easeinv.gst_rate_valid($1, $2)", 2, types);
+	}
+	values[0] = rate;
+	values[1] = DateADTGetDatum(date);
+	rc = SPI_execute_plan(plan, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "checking a GST rate failed: %s", SPI_result_code_string(rc));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		return false;
+	if (rate_cache.n < RATE_CACHE_SIZE && strlen(text) < sizeof(rate_cache.rate[0]))
+	{
+		rate_cache.date[rate_cache.n] = date;
+		strlcpy(rate_cache.rate[rate_cache.n], text, sizeof(rate_cache.rate[0]));
+		rate_cache.n++;
+	}
+	return true;
+}
+
+/* attribute number of a column of the trigger's relation (partitions may differ) */
+static int
+attnum(TupleDesc desc, const char *name)
+{
+	int			n = SPI_fnumber(desc, name);
+
+	if (n <= 0)
+		elog(ERROR, "column \"%s\" not found", name);
+	return n;
+}
+
+static const char *const line_amount_columns[GST_NAMOUNTS] = {
+	"gross", "discount", "taxable_value", "cgst", "sgst", "igst", "cess", "line_total"
+};
+
+/*
+ * invoice_line_compute() returns trigger: BEFORE INSERT OR UPDATE OR DELETE
+ * FOR EACH ROW on invoice_lines.
+ */
+Datum
+invoice_line_compute(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+	TupleDesc	desc;
+	HeapTuple	newtup;
+	HeapTuple	oldtup = NULL;
+	int64		tenant;
+	int64		invoice_id;
+	bool		isnull;
+	LedgerSession session;
+	InvoiceInfo *info;
+	GstInput	in;
+	Datum		amounts[GST_NAMOUNTS];
+	int			ncols = 0;
+	int			cols[GST_NAMOUNTS + 4];
+	Datum		vals[GST_NAMOUNTS + 4];
+	bool		nulls[GST_NAMOUNTS + 4];
+	Datum		product;
+	bool		product_null;
+	bool		product_changed;
+	int			i;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.invoice_line_compute() can only be called as a trigger")));
+	td = (TriggerData *) fcinfo->context;
+	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.invoice_line_compute() must be a BEFORE ... FOR EACH ROW trigger")));
+	register_callbacks();
+	desc = RelationGetDescr(td->tg_relation);
+	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		invoice_id = DatumGetInt64(heap_getattr(td->tg_trigtuple, attnum(desc, "invoice_id"), desc, &isnull));
+		ledger_begin(&session);
+		info = invoice_info(tenant, invoice_id);
+		/* not found: the invoice itself is being deleted (a draft: the guard saw to it) */
+		if (info->found && !info->draft)
+			refuse_frozen(info);
+		ledger_end(&session);
+		return PointerGetDatum(td->tg_trigtuple);
+	}
+
+	newtup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		oldtup = td->tg_trigtuple;
+
+	{
+		Datum		inv = heap_getattr(newtup, attnum(desc, "invoice_id"), desc, &isnull);
+
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("invoice_id must not be null"),
+					 errhint("A line belongs to a draft invoice of the current tenant.")));
+		invoice_id = DatumGetInt64(inv);
+	}
+	if (oldtup != NULL)
+	{
+		int64		old_invoice = DatumGetInt64(heap_getattr(oldtup, attnum(desc, "invoice_id"), desc, &isnull));
+
+		if (old_invoice != invoice_id)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a line cannot move from invoice %lld to invoice %lld", (long long) old_invoice, (long long) invoice_id),
+					 errhint("Delete the line and add it to the other invoice.")));
+	}
+
+	product = heap_getattr(newtup, attnum(desc, "product_id"), desc, &product_null);
+	product_changed = !product_null;
+	if (oldtup != NULL && !product_null)
+	{
+		bool		oldnull;
+		Datum		oldproduct = heap_getattr(oldtup, attnum(desc, "product_id"), desc, &oldnull);
+
+		product_changed = oldnull || DatumGetInt64(oldproduct) != DatumGetInt64(product);
+	}
+
+	ledger_begin(&session);
+	info = invoice_info(tenant, invoice_id);
+	if (!info->found)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invoice %lld does not exist", (long long) invoice_id),
+				 errhint("A line belongs to a draft invoice of the current tenant.")));
+	if (!info->draft)
+		refuse_frozen(info);
+
+	/* the product: usable, and the source of what the line leaves out */
+	if (product_changed)
+	{
+		static SPIPlanPtr plan = NULL;
+		Datum		pv[2];
+		HeapTuple	p;
+		TupleDesc	pdesc;
+		const char *fill[3] = {"description", "hsn_sac", "gst_rate"};
+
+		if (plan == NULL)
+		{
+			Oid			types[2] = {INT8OID, INT8OID};
+
+			plan = prepare_kept("SELECT p.name, p.hsn_code, p.gst_rate, p.deleted_at IS NOT NULL "
+								"FROM easeinv.products p WHERE p.tenant_id = $1 AND p.id = $2",
+								2, types);
+		}
+		pv[0] = Int64GetDatum(tenant);
+		pv[1] = product;
+		if (SPI_execute_plan(plan, pv, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "reading a product failed");
+		if (SPI_processed == 0 ||
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("product %lld does not exist", (long long) DatumGetInt64(product)),
+					 errhint("Pass a product of the current tenant that is not deleted, or no product for a service.")));
+		p = SPI_tuptable->vals[0];
+		pdesc = SPI_tuptable->tupdesc;
+		for (i = 0; i < 3; i++)
+		{
+			int			col = attnum(desc, fill[i]);
+			bool		given;
+			Datum		v;
+
+			(void) heap_getattr(newtup, col, desc, &given);
+			given = !given;
+			/* on UPDATE, a value carried over from the old product is replaced too */
+			if (given && oldtup != NULL)
+			{
+				bool		onull;
+				Datum		ov = heap_getattr(oldtup, col, desc, &onull);
+				bool		nnull;
+				Datum		nv = heap_getattr(newtup, col, desc, &nnull);
+
+				if (!onull && datumIsEqual(ov, nv, TupleDescAttr(desc, col - 1)->attbyval,
+										   TupleDescAttr(desc, col - 1)->attlen))
+					given = false;
+			}
+			if (given)
+				continue;
+			v = SPI_getbinval(p, pdesc, i + 1, &isnull);
+			cols[ncols] = col;
+			nulls[ncols] = isnull;
+			vals[ncols] = isnull ? (Datum) 0 : SPI_datumTransfer(v, false, -1);
+			ncols++;
+		}
+	}
+
+	/* a line number when none is given: the next of the invoice */
+	{
+		int			col = attnum(desc, "line_no");
+
+		(void) heap_getattr(newtup, col, desc, &isnull);
+		if (isnull)
+		{
+			static SPIPlanPtr plan = NULL;
+			Datum		lv[2];
+			int32		next = 1;
+
+			if (plan == NULL)
+			{
+				Oid			types[2] = {INT8OID, INT8OID};
+
+				plan = prepare_kept("SELECT max(l.line_no) FROM easeinv.invoice_lines l "
+									"WHERE l.tenant_id = $1 AND l.invoice_id = $2", 2, types);
+			}
+			lv[0] = Int64GetDatum(tenant);
+			lv[1] = Int64GetDatum(invoice_id);
+			if (SPI_execute_plan(plan, lv, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "numbering a line failed");
+			{
+				Datum		m = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+				if (!isnull)
+					next = DatumGetInt32(m) + 1;
+			}
+			cols[ncols] = col;
+			vals[ncols] = Int32GetDatum(next);
+			nulls[ncols] = false;
+			ncols++;
+		}
+	}
+
+	/* apply the fills, so what follows reads the row as it will be stored */
+	if (ncols > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		newtup = heap_modify_tuple_by_cols(newtup, desc, ncols, cols, vals, nulls);
+		MemoryContextSwitchTo(old);
+		ncols = 0;
+	}
+
+	{
+		Datum		d = heap_getattr(newtup, attnum(desc, "description"), desc, &isnull);
+
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a line without a product needs a description"),
+					 errhint("Give description, or product_id to take the product's name.")));
+		(void) d;
+	}
+
+	/* the inputs */
+	memset(&in, 0, sizeof(in));
+	in.qty = gst_check_numeric(heap_getattr(newtup, attnum(desc, "qty"), desc, &isnull), isnull,
+							   "qty", 4, "0.0001", "99999999999999.9999");
+	in.unit_price = gst_check_numeric(heap_getattr(newtup, attnum(desc, "unit_price"), desc, &isnull), isnull,
+									  "unit_price", 4, "0", "99999999999999.9999");
+	{
+		Datum		r = heap_getattr(newtup, attnum(desc, "gst_rate"), desc, &isnull);
+
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a line without a product needs a gst_rate"),
+					 errhint("Give gst_rate, or product_id to take the product's rate.")));
+		in.gst_rate = r;
+	}
+	in.intra_state = info->intra_state;
+	in.discount_percent = heap_getattr(newtup, attnum(desc, "discount_percent"), desc, &isnull);
+	in.has_discount_percent = !isnull;
+	in.discount_amount = heap_getattr(newtup, attnum(desc, "discount_amount"), desc, &isnull);
+	in.has_discount_amount = !isnull;
+	in.cess_rate = heap_getattr(newtup, attnum(desc, "cess_rate"), desc, &isnull);
+	in.has_cess_rate = !isnull;
+	gst_check_inputs(&in);
+
+	if (!rate_in_force(in.gst_rate, info->rate_date))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("GST rate %s%% is not in force on %s",
+						DatumGetCString(DirectFunctionCall1(numeric_out, in.gst_rate)),
+						DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(info->rate_date)))),
+				 errdetail("The rates in force on a date are in easeinv.gst_rates."),
+				 errhint("Use a rate valid on the invoice date (a credit note: on its invoice's date).")));
+	ledger_end(&session);
+
+	gst_compute(&in, amounts);
+	for (i = 0; i < GST_NAMOUNTS; i++)
+	{
+		cols[ncols] = attnum(desc, line_amount_columns[i]);
+		vals[ncols] = amounts[i];
+		nulls[ncols] = false;
+		ncols++;
+	}
+	newtup = heap_modify_tuple_by_cols(newtup, desc, ncols, cols, vals, nulls);
+	return PointerGetDatum(newtup);
+}
+
+/*
+ * invoice_totals() returns trigger: AFTER INSERT, UPDATE or DELETE FOR EACH
+ * STATEMENT on invoice_lines, with the transition tables new_rows and/or
+ * old_rows.  Every draft the statement touched gets its header from its lines.
+ */
+Datum
+invoice_totals(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+	LedgerSession session;
+	const char *touched;
+	char	   *sql;
+	volatile int rc = 0;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.invoice_totals() can only be called as a trigger")));
+	td = (TriggerData *) fcinfo->context;
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.invoice_totals() must be an AFTER ... FOR EACH STATEMENT trigger")));
+	if (td->tg_newtable == NULL && td->tg_oldtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.invoice_totals() needs REFERENCING NEW TABLE AS new_rows or OLD TABLE AS old_rows")));
+
+	if (td->tg_newtable != NULL && td->tg_oldtable != NULL)
+		touched = "SELECT n.tenant_id, n.invoice_id FROM new_rows n UNION SELECT o.tenant_id, o.invoice_id FROM old_rows o";
+	else if (td->tg_newtable != NULL)
+		touched = "SELECT DISTINCT n.tenant_id, n.invoice_id FROM new_rows n";
+	else
+		touched = "SELECT DISTINCT o.tenant_id, o.invoice_id FROM old_rows o";
+
+	/*
+	 * Run as the owner with search_path pinned (ledger_begin); every name is
+	 * qualified.  A total beyond numeric(15,2) fails the statement (22003).
+	 */
+	sql = psprintf("UPDATE easeinv.invoices i SET "
+				   "(subtotal, discount, taxable_value, cgst, sgst, igst, cess, round_off, grand_total) = "
+				   "(SELECT s.g, s.d, s.t, s.c, s.s, s.i, s.e, "
+				   "        CASE WHEN r.ro THEN pg_catalog.round(s.tot) - s.tot ELSE 0 END, "
+				   "        CASE WHEN r.ro THEN pg_catalog.round(s.tot) ELSE s.tot END "
+				   "   FROM (SELECT coalesce(sum(l.gross), 0) AS g, coalesce(sum(l.discount), 0) AS d, "
+				   "                coalesce(sum(l.taxable_value), 0) AS t, coalesce(sum(l.cgst), 0) AS c, "
+				   "                coalesce(sum(l.sgst), 0) AS s, coalesce(sum(l.igst), 0) AS i, "
+				   "                coalesce(sum(l.cess), 0) AS e, coalesce(sum(l.line_total), 0) AS tot "
+				   "           FROM easeinv.invoice_lines l "
+				   "          WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) s, "
+				   "        (SELECT coalesce((t.settings ->> 'round_off')::boolean, false) AS ro "
+				   "           FROM easeinv.tenants t WHERE t.id = i.tenant_id) r) "
+				   "FROM (%s) x "
+				   "WHERE i.tenant_id = x.tenant_id AND i.id = x.invoice_id AND i.status = 'draft'",
+				   touched);
+
+	ledger_begin(&session);
+	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");
+	invoice_internal_begin();
+	PG_TRY();
+	{
+		rc = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		invoice_internal_end();
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "updating invoice totals failed: %s", SPI_result_code_string(rc));
+	ledger_end(&session);
+	return PointerGetDatum(NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * The guard
+ * ---------------------------------------------------------------------
+ */
+
+/* columns only the extension writes */
+static const char *const computed_columns[] = {
+	"status", "number", "fiscal_year", "sequence_no", "intra_state",
+	"subtotal", "discount", "taxable_value", "cgst", "sgst", "igst", "cess", "round_off", "grand_total",
+	"amount_paid", "amount_credited", "cancel_reason", "issued_at", "cancelled_at"
+};
+
+/* fixed when the invoice is made */
+static const char *const fixed_columns[] = {"kind", "original_invoice_id", "tenant_id"};
+
+static char *
+invoice_label(HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		number = heap_getattr(tup, attnum(desc, "number"), desc, &isnull);
+
+	if (!isnull)
+		return TextDatumGetCString(number);
+	return psprintf(INT64_FORMAT, DatumGetInt64(heap_getattr(tup, attnum(desc, "id"), desc, &isnull)));
+}
+
+static bool
+column_changed(HeapTuple a, HeapTuple b, TupleDesc desc, const char *name)
+{
+	int			col = attnum(desc, name);
+	Form_pg_attribute att = TupleDescAttr(desc, col - 1);
+	bool		anull,
+				bnull;
+	Datum		av = heap_getattr(a, col, desc, &anull);
+	Datum		bv = heap_getattr(b, col, desc, &bnull);
+
+	if (anull || bnull)
+		return anull != bnull;
+	return !datum_image_eq(av, bv, att->attbyval, att->attlen);
+}
+
+/*
+ * invoice_guard() returns trigger: BEFORE INSERT OR UPDATE OR DELETE FOR EACH
+ * ROW on invoices.
+ */
+Datum
+invoice_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+	TupleDesc	desc;
+	bool		isnull;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.invoice_guard() can only be called as a trigger")));
+	td = (TriggerData *) fcinfo->context;
+	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.invoice_guard() must be a BEFORE ... FOR EACH ROW trigger")));
+	register_callbacks();
+	desc = RelationGetDescr(td->tg_relation);
+
+	/* an invoice changes: what the line trigger remembers is out of date */
+	invoice_cache_reset();
+
+	if (internal_depth > 0)
+		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		HeapTuple	tup = td->tg_trigtuple;
+
+		for (i = 0; i < (int) lengthof(computed_columns); i++)
+		{
+			int			col = attnum(desc, computed_columns[i]);
+			Form_pg_attribute att = TupleDescAttr(desc, col - 1);
+			Datum		v = heap_getattr(tup, col, desc, &isnull);
+			bool		is_default;
+
+			if (isnull)
+				is_default = true;
+			else if (att->atttypid == NUMERICOID)
+				is_default = DatumGetBool(DirectFunctionCall2(numeric_eq, v,
+															  DirectFunctionCall1(int4_numeric, Int32GetDatum(0))));
+			else if (strcmp(computed_columns[i], "status") == 0)
+				is_default = strcmp(TextDatumGetCString(v), "draft") == 0;
+			else
+				is_default = false;
+			if (!is_default)
+				ereport(ERROR,
+						(errcode(ERRCODE_GENERATED_ALWAYS),
+						 errmsg("column \"%s\" of an invoice is computed by easeinv", computed_columns[i]),
+						 errdetail("A new invoice is a draft; its amounts come from its lines."),
+						 errhint("Leave \"%s\" out; easeinv.issue_invoice() issues the draft.", computed_columns[i])));
+		}
+		return PointerGetDatum(tup);
+	}
+
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		HeapTuple	old = td->tg_trigtuple;
+		char	   *status = TextDatumGetCString(heap_getattr(old, attnum(desc, "status"), desc, &isnull));
+
+		if (strcmp(status, "draft") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("invoice %s is %s: it cannot be deleted", invoice_label(old, desc), status),
+					 errdetail("Only drafts are deleted; an issued invoice keeps its number for ever."),
+					 errhint("Cancel it with easeinv.cancel_invoice(), or issue a credit note.")));
+		return PointerGetDatum(old);
+	}
+
+	/* UPDATE */
+	{
+		HeapTuple	old = td->tg_trigtuple;
+		HeapTuple	new = td->tg_newtuple;
+		char	   *status = TextDatumGetCString(heap_getattr(old, attnum(desc, "status"), desc, &isnull));
+
+		if (strcmp(status, "draft") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("invoice %s is %s: it cannot change", invoice_label(old, desc), status),
+					 errdetail("An issued invoice never changes."),
+					 errhint("Cancel it with easeinv.cancel_invoice(), or issue a credit note.")));
+		for (i = 0; i < (int) lengthof(computed_columns); i++)
+			if (column_changed(old, new, desc, computed_columns[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_GENERATED_ALWAYS),
+						 errmsg("column \"%s\" of an invoice is computed by easeinv", computed_columns[i]),
+						 errhint("Change the lines, or use issue_invoice, cancel_invoice, record_payment.")));
+		for (i = 0; i < (int) lengthof(fixed_columns); i++)
+			if (column_changed(old, new, desc, fixed_columns[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("column \"%s\" of an invoice is fixed when the invoice is created", fixed_columns[i]),
+						 errhint("Delete the draft and create another.")));
+		return PointerGetDatum(new);
+	}
+}

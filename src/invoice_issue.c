@@ -1,0 +1,601 @@
+/*-------------------------------------------------------------------------
+ * invoice_issue.c
+ *	  issue_invoice() and cancel_invoice().
+ *
+ * issue_invoice(invoice_id), in one transaction:
+ *	  1. locks the invoice (FOR UPDATE): a second session issuing it waits,
+ *		 then sees it issued and returns the same number (replayed = true);
+ *	  2. refuses a cancelled invoice, one with no lines, stocked lines with no
+ *		 location, and a credit note for more than its invoice's uncredited
+ *		 total;
+ *	  3. takes the next number of the series for the Indian financial year
+ *		 (April to March) of the invoice date: an upsert of the counter row,
+ *		 whose row lock orders concurrent issuers; the counter commits or
+ *		 rolls back with the invoice, so numbers have no gaps;
+ *	  4. writes number, status and issued_at (the invoice is frozen from then
+ *		 on: invoice_guard), and for a credit note adds its total to the
+ *		 invoice's amount_credited;
+ *	  5. posts one stock movement per line of a stock-tracked product, from
+ *		 the invoice's location to the customer location (a credit note: the
+ *		 other way), with the key easeinv:invoice:<id>:line:<line_no>, through
+ *		 the ledger's own path (post_movement), so the ledger's rules apply:
+ *		 insufficient stock refuses the issue and nothing is numbered.
+ *
+ * cancel_invoice(invoice_id, reason) keeps the number, reverses the stock the
+ * issue posted (keys easeinv:cancel:<id>:line:<line_no>) and refuses while
+ * payments stand or issued credit notes exist.  Cancelling a credit note
+ * gives its amount back to its invoice.
+ *-------------------------------------------------------------------------
+ */
+#include "easeinv.h"
+#include "invoice.h"
+#include "ledger.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
+#include "utils/numeric.h"
+
+PG_FUNCTION_INFO_V1(issue_invoice);
+PG_FUNCTION_INFO_V1(cancel_invoice);
+
+/* the invoice row as the plans below read it */
+enum
+{
+	I_ID, I_KIND, I_SERIES, I_STATUS, I_NUMBER, I_FISCAL_YEAR, I_DATE, I_LOCATION,
+	I_CUSTOMER_LOCATION, I_ORIGINAL, I_GRAND_TOTAL, I_BALANCE_DUE, I_AMOUNT_PAID, I_AMOUNT_CREDITED,
+	I_NCOLS
+};
+
+#define INVOICE_COLUMNS \
+	"i.id, i.kind, i.series, i.status, i.number, i.fiscal_year, i.invoice_date, i.location_id, " \
+	"i.customer_location_id, i.original_invoice_id, i.grand_total, i.balance_due, i.amount_paid, i.amount_credited"
+
+/* the columns of easeinv.invoice_result, taken from an invoice row */
+static const int result_columns[] = {I_ID, I_KIND, I_NUMBER, I_FISCAL_YEAR, I_DATE, I_STATUS, I_GRAND_TOTAL, I_BALANCE_DUE};
+
+typedef struct Invoice
+{
+	HeapTuple	tup;
+	TupleDesc	desc;
+} Invoice;
+
+static SPIPlanPtr
+plan_for(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+		*slot = prepare_kept(sql, nargs, types);
+	return *slot;
+}
+
+static Datum
+col(Invoice *inv, int c, bool *isnull)
+{
+	return heap_getattr(inv->tup, c + 1, inv->desc, isnull);
+}
+
+static char *
+col_text(Invoice *inv, int c)
+{
+	bool		isnull;
+	Datum		v = col(inv, c, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(v);
+}
+
+static int64
+col_int8(Invoice *inv, int c, bool *isnull)
+{
+	Datum		v = col(inv, c, isnull);
+
+	return *isnull ? 0 : DatumGetInt64(v);
+}
+
+/* lock_invoice: the tenant's invoice, locked FOR UPDATE; false when there is none.  Inside SPI. */
+static bool
+lock_invoice(int64 tenant, int64 id, Invoice *inv)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
+
+	plan_for(&plan, "SELECT " INVOICE_COLUMNS " FROM easeinv.invoices i "
+			 "WHERE i.tenant_id = $1 AND i.id = $2 FOR UPDATE OF i", 2, types);
+	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "locking invoice failed");
+	if (SPI_processed == 0)
+		return false;
+	inv->tup = SPI_tuptable->vals[0];
+	inv->desc = SPI_tuptable->tupdesc;
+	return true;
+}
+
+static void
+no_such_invoice(int64 id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invoice %lld does not exist", (long long) id),
+			 errhint("Pass the id of an invoice or credit note of the current tenant.")));
+}
+
+static const char *
+kind_word(Invoice *inv)
+{
+	char	   *kind = col_text(inv, I_KIND);
+
+	return strcmp(kind, "credit_note") == 0 ? "credit note" : "invoice";
+}
+
+/* label: the number, or the id of a draft */
+static char *
+label(Invoice *inv)
+{
+	char	   *number = col_text(inv, I_NUMBER);
+	bool		isnull;
+
+	return number ? number : psprintf(INT64_FORMAT, col_int8(inv, I_ID, &isnull));
+}
+
+/* make_result: easeinv.invoice_result from an invoice row, in cxt. */
+static Datum
+make_result(FunctionCallInfo fcinfo, Invoice *inv, bool replayed, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	TupleDesc	rdesc;
+	Datum		values[lengthof(result_columns) + 1];
+	bool		nulls[lengthof(result_columns) + 1];
+	int			i;
+	Datum		d;
+
+	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function result type must be composite");
+	rdesc = BlessTupleDesc(rdesc);
+	for (i = 0; i < (int) lengthof(result_columns); i++)
+		values[i] = col(inv, result_columns[i], &nulls[i]);
+	values[i] = BoolGetDatum(replayed);
+	nulls[i] = false;
+	d = HeapTupleGetDatum(heap_form_tuple(rdesc, values, nulls));
+	MemoryContextSwitchTo(old);
+	return d;
+}
+
+/* a stock-tracked line, as the movements need it */
+typedef struct StockLine
+{
+	int32		line_no;
+	int64		product;
+	Datum		qty;
+} StockLine;
+
+/*
+ * invoice_lines_for_stock: how many lines the invoice has; its stock-tracked
+ * lines in *lines (allocated in cxt).  Inside SPI.
+ */
+static int
+invoice_lines_for_stock(int64 tenant, int64 id, StockLine **lines, int *nstock, MemoryContext cxt)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
+	MemoryContext old;
+	uint64		i;
+	int			n = 0;
+	bool		isnull;
+
+	plan_for(&plan, "SELECT l.line_no, l.product_id, l.qty, coalesce(p.track_stock, false) "
+			 "FROM easeinv.invoice_lines l "
+			 "LEFT JOIN easeinv.products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id "
+			 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no", 2, types);
+	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading invoice lines failed");
+	old = MemoryContextSwitchTo(cxt);
+	*lines = palloc(sizeof(StockLine) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+
+		if (!DatumGetBool(SPI_getbinval(t, d, 4, &isnull)))
+			continue;
+		(*lines)[n].line_no = DatumGetInt32(SPI_getbinval(t, d, 1, &isnull));
+		(*lines)[n].product = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+		(*lines)[n].qty = datumCopy(SPI_getbinval(t, d, 3, &isnull), false, -1);
+		n++;
+	}
+	MemoryContextSwitchTo(old);
+	*nstock = n;
+	return (int) SPI_processed;
+}
+
+/* default_customer_location: the tenant's first customer location, or 0.  Inside SPI. */
+static int64
+default_customer_location(int64 tenant)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		v[1] = {Int64GetDatum(tenant)};
+	bool		isnull;
+
+	plan_for(&plan, "SELECT l.id FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.kind = 'customer' "
+			 "AND l.deleted_at IS NULL ORDER BY l.id LIMIT 1", 1, types);
+	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading locations failed");
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* run an internal write of invoices (the guard lets it through) */
+static int
+internal_execute(SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	volatile int rc = 0;
+
+	invoice_internal_begin();
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		invoice_internal_end();
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+static char *
+numstr(Datum n)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, n));
+}
+
+/*
+ * issue_invoice(invoice_id bigint) returns easeinv.invoice_result.
+ */
+Datum
+issue_invoice(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		id = check_id(fcinfo, 0, "invoice_id");
+	int64		tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	LedgerSession session;
+	Invoice		inv;
+	bool		isnull;
+	char	   *status;
+	bool		credit_note;
+	StockLine  *lines;
+	int			nstock;
+	int64		location;
+	int64		customer_location;
+	int64		original;
+	int			fy;
+	char	   *fy_label;
+	int64		seq;
+	char	   *series;
+	char	   *format;
+	char	   *number;
+	const char *why = NULL;
+	Datum		result;
+	int			i;
+
+	ledger_begin(&session);
+	if (!lock_invoice(tenant, id, &inv))
+		no_such_invoice(id);
+	status = col_text(&inv, I_STATUS);
+	if (strcmp(status, "cancelled") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s %s is cancelled", kind_word(&inv), label(&inv)),
+				 errhint("A cancelled invoice keeps its number and is never issued again; make a new draft.")));
+	if (strcmp(status, "draft") != 0)
+	{
+		/* issued already: a retry gets the same number */
+		result = make_result(fcinfo, &inv, true, cxt);
+		ledger_end(&session);
+		return result;
+	}
+	credit_note = strcmp(col_text(&inv, I_KIND), "credit_note") == 0;
+	original = col_int8(&inv, I_ORIGINAL, &isnull);
+
+	if (invoice_lines_for_stock(tenant, id, &lines, &nstock, cxt) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s %lld has no lines", kind_word(&inv), (long long) id),
+				 errhint("Add at least one line before issuing it.")));
+
+	location = col_int8(&inv, I_LOCATION, &isnull);
+	customer_location = col_int8(&inv, I_CUSTOMER_LOCATION, &isnull);
+
+	if (credit_note)
+	{
+		Invoice		orig;
+		Datum		total = col(&inv, I_GRAND_TOTAL, &isnull);
+		Datum		open;
+		char	   *ostatus;
+		static SPIPlanPtr credit_plan = NULL;
+		Oid			types[3] = {INT8OID, INT8OID, NUMERICOID};
+		Datum		v[3];
+
+		if (!lock_invoice(tenant, original, &orig))
+			no_such_invoice(original);
+		ostatus = col_text(&orig, I_STATUS);
+		if (strcmp(ostatus, "draft") == 0 || strcmp(ostatus, "cancelled") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("invoice %s is %s: it cannot have a credit note", label(&orig), ostatus),
+					 errhint("A credit note reduces an issued invoice.")));
+		open = DirectFunctionCall2(numeric_sub, col(&orig, I_GRAND_TOTAL, &isnull), col(&orig, I_AMOUNT_CREDITED, &isnull));
+		if (DatumGetBool(DirectFunctionCall2(numeric_gt, total, open)))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("credit note of %s is more than the %s of invoice %s not yet credited",
+							numstr(total), numstr(open), label(&orig)),
+					 errhint("A credit note reduces what its invoice asked for, and no further.")));
+		/* returns go back where the sale came from, unless the credit note says otherwise */
+		if (location == 0)
+			location = col_int8(&orig, I_LOCATION, &isnull);
+		if (customer_location == 0)
+			customer_location = col_int8(&orig, I_CUSTOMER_LOCATION, &isnull);
+
+		plan_for(&credit_plan,
+				 "UPDATE easeinv.invoices i SET amount_credited = i.amount_credited + $3, "
+				 "status = " INVOICE_STATUS_SQL("i.amount_paid", "(i.amount_credited + $3)", "i.grand_total") " "
+				 "WHERE i.tenant_id = $1 AND i.id = $2", 3, types);
+		v[0] = Int64GetDatum(tenant);
+		v[1] = Int64GetDatum(original);
+		v[2] = total;
+		if (internal_execute(credit_plan, v, NULL) != SPI_OK_UPDATE)
+			elog(ERROR, "crediting invoice failed");
+	}
+
+	if (nstock > 0)
+	{
+		if (location == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s %lld has stocked lines but no location_id", kind_word(&inv), (long long) id),
+					 errhint("Set the invoice's location_id to the location the goods %s.",
+							 credit_note ? "return to" : "ship from")));
+		if (customer_location == 0)
+			customer_location = default_customer_location(tenant);
+		if (customer_location == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s %lld has stocked lines but the tenant has no customer location", kind_word(&inv), (long long) id),
+					 errhint("Create a location of kind 'customer', or set the invoice's customer_location_id.")));
+	}
+
+	/* the number */
+	{
+		static SPIPlanPtr counter_plan = NULL;
+		static SPIPlanPtr format_plan = NULL;
+		Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+		Datum		v[3];
+
+		fy = fiscal_year_start(DatumGetDateADT(col(&inv, I_DATE, &isnull)));
+		series = col_text(&inv, I_SERIES);
+		fy_label = fiscal_year_label(fy);
+		v[0] = Int64GetDatum(tenant);
+		v[1] = CStringGetTextDatum(series);
+		v[2] = CStringGetTextDatum(fy_label);
+		plan_for(&counter_plan,
+				 "INSERT INTO easeinv.invoice_counters AS c (tenant_id, series, fiscal_year, last_number) "
+				 "VALUES ($1, $2, $3, 1) ON CONFLICT (tenant_id, series, fiscal_year) "
+				 "DO UPDATE SET last_number = c.last_number + 1 RETURNING c.last_number", 3, types);
+		if (SPI_execute_plan(counter_plan, v, NULL, false, 0) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+			elog(ERROR, "taking an invoice number failed");
+		seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+		plan_for(&format_plan, "SELECT s.format FROM easeinv.invoice_series s WHERE s.tenant_id = $1 AND s.code = $2",
+				 2, types);
+		if (SPI_execute_plan(format_plan, v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading the series failed");
+		format = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		number = invoice_number_make(format, fy, seq, &why);
+		if (number != NULL)
+			number = MemoryContextStrdup(cxt, number);	/* outlives SPI: the movements' reference */
+		if (number == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("series \"%s\" cannot number its %s %lld of %s with format \"%s\"",
+							series, credit_note ? "credit note" : "invoice", (long long) seq, fy_label, format),
+					 errdetail("%s", why),
+					 errhint("Widen or shorten the series format (easeinv.invoice_series), or start a new series.")));
+	}
+
+	/* issue: the invoice is frozen from here on */
+	{
+		static SPIPlanPtr issue_plan = NULL;
+		Oid			types[5] = {INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID};
+		Datum		v[5];
+
+		v[0] = Int64GetDatum(tenant);
+		v[1] = Int64GetDatum(id);
+		v[2] = CStringGetTextDatum(number);
+		v[3] = CStringGetTextDatum(fy_label);
+		v[4] = Int64GetDatum(seq);
+		plan_for(&issue_plan,
+				 "UPDATE easeinv.invoices i SET status = 'issued', number = $3, fiscal_year = $4, sequence_no = $5, "
+				 "issued_at = pg_catalog.now() WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS,
+				 5, types);
+		if (internal_execute(issue_plan, v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+			elog(ERROR, "issuing invoice failed");
+		inv.tup = SPI_tuptable->vals[0];
+		inv.desc = SPI_tuptable->tupdesc;
+		result = make_result(fcinfo, &inv, false, cxt);
+	}
+	ledger_end(&session);
+
+	/* the stock, through the ledger's own path, as the caller */
+	for (i = 0; i < nstock; i++)
+	{
+		MoveRequest req;
+
+		memset(&req, 0, sizeof(req));
+		req.key = cstring_to_text(psprintf("easeinv:invoice:%lld:line:%d", (long long) id, lines[i].line_no));
+		req.product = lines[i].product;
+		req.from = credit_note ? customer_location : location;
+		req.to = credit_note ? location : customer_location;
+		req.qty = lines[i].qty;
+		req.reason = cstring_to_text(credit_note ? "sales return" : "sale");
+		req.ref_type = cstring_to_text(credit_note ? "credit_note" : "invoice");
+		req.ref_id = cstring_to_text(number);
+		req.unit_cost_null = true;
+		req.occurred_at = GetCurrentTransactionStartTimestamp();
+		(void) post_movement(NULL, &req);
+	}
+	return result;
+}
+
+/*
+ * cancel_invoice(invoice_id bigint, reason text) returns easeinv.invoice_result.
+ */
+Datum
+cancel_invoice(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		id = check_id(fcinfo, 0, "invoice_id");
+	text	   *reason;
+	int64		tenant;
+	LedgerSession session;
+	Invoice		inv;
+	bool		isnull;
+	char	   *status;
+	char	   *number;
+	Datum		result;
+	int64	   *movements;
+	int32	   *line_nos;
+	int			nmov = 0;
+	int			i;
+	static SPIPlanPtr credits_plan = NULL;
+	static SPIPlanPtr uncredit_plan = NULL;
+	static SPIPlanPtr cancel_plan = NULL;
+	static SPIPlanPtr movements_plan = NULL;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("reason must not be null"),
+				 errhint("Say why the invoice is cancelled; the reason is kept with it.")));
+	reason = optional_text(fcinfo, 1, "reason", 500);
+	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+
+	ledger_begin(&session);
+	if (!lock_invoice(tenant, id, &inv))
+		no_such_invoice(id);
+	status = col_text(&inv, I_STATUS);
+	if (strcmp(status, "draft") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s %lld is a draft: it cannot be cancelled", kind_word(&inv), (long long) id),
+				 errhint("Delete a draft instead; it has no number yet.")));
+	if (strcmp(status, "cancelled") == 0)
+	{
+		result = make_result(fcinfo, &inv, true, cxt);
+		ledger_end(&session);
+		return result;
+	}
+	number = label(&inv);
+	if (DatumGetBool(DirectFunctionCall2(numeric_gt, col(&inv, I_AMOUNT_PAID, &isnull),
+										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("invoice %s has payments of %s standing", number, numstr(col(&inv, I_AMOUNT_PAID, &isnull))),
+				 errhint("Refund them with easeinv.refund_payment() first, or issue a credit note instead.")));
+
+	if (strcmp(col_text(&inv, I_KIND), "invoice") == 0)
+	{
+		Oid			types[2] = {INT8OID, INT8OID};
+		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
+
+		plan_for(&credits_plan, "SELECT i.number FROM easeinv.invoices i WHERE i.tenant_id = $1 "
+				 "AND i.original_invoice_id = $2 AND i.status <> 'draft' AND i.status <> 'cancelled' "
+				 "ORDER BY i.id LIMIT 1", 2, types);
+		if (SPI_execute_plan(credits_plan, v, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "reading credit notes failed");
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("invoice %s has credit note %s", number,
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+					 errhint("Cancel its credit notes first.")));
+	}
+	else
+	{
+		/* a credit note gives its amount back to its invoice */
+		Invoice		orig;
+		Oid			types[3] = {INT8OID, INT8OID, NUMERICOID};
+		Datum		v[3];
+		int64		original = col_int8(&inv, I_ORIGINAL, &isnull);
+
+		v[0] = Int64GetDatum(tenant);
+		v[1] = Int64GetDatum(original);
+		v[2] = col(&inv, I_GRAND_TOTAL, &isnull);
+		if (!lock_invoice(tenant, original, &orig))
+			no_such_invoice(original);
+		plan_for(&uncredit_plan,
+				 "UPDATE easeinv.invoices i SET amount_credited = i.amount_credited - $3, "
+				 "status = " INVOICE_STATUS_SQL("i.amount_paid", "(i.amount_credited - $3)", "i.grand_total") " "
+				 "WHERE i.tenant_id = $1 AND i.id = $2", 3, types);
+		if (internal_execute(uncredit_plan, v, NULL) != SPI_OK_UPDATE)
+			elog(ERROR, "giving back a credit failed");
+	}
+
+	{
+		Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
+		Datum		v[3] = {Int64GetDatum(tenant), Int64GetDatum(id), PointerGetDatum(reason)};
+
+		plan_for(&cancel_plan,
+				 "UPDATE easeinv.invoices i SET status = 'cancelled', cancel_reason = $3, cancelled_at = pg_catalog.now() "
+				 "WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS, 3, types);
+		if (internal_execute(cancel_plan, v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+			elog(ERROR, "cancelling invoice failed");
+		inv.tup = SPI_tuptable->vals[0];
+		inv.desc = SPI_tuptable->tupdesc;
+		result = make_result(fcinfo, &inv, false, cxt);
+	}
+
+	/* the movements its issue posted */
+	{
+		Oid			types[2] = {INT8OID, INT8OID};
+		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
+		MemoryContext old;
+		uint64		r;
+
+		plan_for(&movements_plan,
+				 "SELECT m.id, l.line_no FROM easeinv.invoice_lines l "
+				 "JOIN easeinv.stock_movements m ON m.tenant_id = l.tenant_id "
+				 " AND m.idempotency_key = 'easeinv:invoice:' || l.invoice_id::text || ':line:' || l.line_no::text "
+				 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no", 2, types);
+		if (SPI_execute_plan(movements_plan, v, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading the invoice's movements failed");
+		old = MemoryContextSwitchTo(cxt);
+		movements = palloc(sizeof(int64) * (SPI_processed + 1));
+		line_nos = palloc(sizeof(int32) * (SPI_processed + 1));
+		for (r = 0; r < SPI_processed; r++)
+		{
+			movements[nmov] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+			line_nos[nmov] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+			nmov++;
+		}
+		number = pstrdup(number);
+		MemoryContextSwitchTo(old);
+	}
+	ledger_end(&session);
+
+	for (i = 0; i < nmov; i++)
+		(void) post_reversal(NULL,
+							 cstring_to_text(psprintf("easeinv:cancel:%lld:line:%d", (long long) id, line_nos[i])),
+							 movements[i],
+							 cstring_to_text(psprintf("%s cancelled", number)));
+	return result;
+}

@@ -83,7 +83,7 @@ CREATE TABLE easeinv.invoices (
     amount_paid          numeric(15,2) NOT NULL DEFAULT 0,
     amount_credited      numeric(15,2) NOT NULL DEFAULT 0,
     balance_due          numeric(15,2) GENERATED ALWAYS AS
-                         (CASE WHEN status IN ('draft', 'cancelled') THEN 0 ELSE grand_total - amount_paid - amount_credited END) STORED,
+                         (CASE WHEN status IN ('draft', 'cancelled') OR kind = 'credit_note' THEN 0 ELSE grand_total - amount_paid - amount_credited END) STORED,
     notes                text CONSTRAINT invoices_notes_length CHECK (length(notes) <= 2000),
     cancel_reason        text,
     issued_at            timestamptz,

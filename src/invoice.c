@@ -613,12 +613,30 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		(void) d;
 	}
 
+	/* HSN (goods) or SAC (services): 4, 6 or 8 digits */
+	{
+		Datum		h = heap_getattr(newtup, attnum(desc, "hsn_sac"), desc, &isnull);
+
+		if (!isnull)
+		{
+			char	   *hsn = TextDatumGetCString(h);
+			size_t		len = strlen(hsn);
+
+			if ((len != 4 && len != 6 && len != 8) || strspn(hsn, "0123456789") != len)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid HSN/SAC code \"%s\"", hsn),
+						 errhint("An HSN or SAC code has 4, 6 or 8 digits.")));
+		}
+	}
+
 	/* the inputs */
 	memset(&in, 0, sizeof(in));
-	in.qty = gst_check_numeric(heap_getattr(newtup, attnum(desc, "qty"), desc, &isnull), isnull,
-							   "qty", 4, "0.0001", "99999999999999.9999");
-	in.unit_price = gst_check_numeric(heap_getattr(newtup, attnum(desc, "unit_price"), desc, &isnull), isnull,
-									  "unit_price", 4, "0", "99999999999999.9999");
+	/* (heap_getattr sets isnull: call it before passing isnull on) */
+	in.qty = heap_getattr(newtup, attnum(desc, "qty"), desc, &isnull);
+	in.qty = gst_check_numeric(in.qty, isnull, "qty", 4, "0.0001", "99999999999999.9999");
+	in.unit_price = heap_getattr(newtup, attnum(desc, "unit_price"), desc, &isnull);
+	in.unit_price = gst_check_numeric(in.unit_price, isnull, "unit_price", 4, "0", "99999999999999.9999");
 	{
 		Datum		r = heap_getattr(newtup, attnum(desc, "gst_rate"), desc, &isnull);
 

@@ -303,6 +303,23 @@ issue_invoice(PG_FUNCTION_ARGS)
 		ledger_end(&session);
 		return result;
 	}
+	/*
+	 * Compute the lines once more, as they are frozen: the rates must still
+	 * be in force (gst_rates may have changed since the draft was written)
+	 * and the header follows the tenant's round-off setting of today.
+	 */
+	{
+		static SPIPlanPtr recompute_plan = NULL;
+		Oid			types[2] = {INT8OID, INT8OID};
+		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
+
+		plan_for(&recompute_plan, "UPDATE easeinv.invoice_lines l SET line_no = l.line_no "
+				 "WHERE l.tenant_id = $1 AND l.invoice_id = $2", 2, types);
+		if (SPI_execute_plan(recompute_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "computing the invoice's lines failed");
+		if (!lock_invoice(tenant, id, &inv))
+			no_such_invoice(id);
+	}
 	credit_note = strcmp(col_text(&inv, I_KIND), "credit_note") == 0;
 	original = col_int8(&inv, I_ORIGINAL, &isnull);
 

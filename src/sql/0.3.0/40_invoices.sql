@@ -258,10 +258,10 @@ BEGIN
      WHERE s.tenant_id = NEW.tenant_id AND s.code = NEW.series;
     IF NOT FOUND AND NEW.series IN ('INV', 'CN') THEN
         -- the default series, made on first use
+        series_kind := CASE NEW.series WHEN 'INV' THEN 'invoice' ELSE 'credit_note' END;
         INSERT INTO easeinv.invoice_series (tenant_id, code, kind, format, description)
-        VALUES (NEW.tenant_id, NEW.series, NEW.kind, NEW.series || '/{FY}/{N:6}', 'default series')
+        VALUES (NEW.tenant_id, NEW.series, series_kind, NEW.series || '/{FY}/{N:6}', 'default series')
         ON CONFLICT DO NOTHING;
-        series_kind := NEW.kind;
     ELSIF NOT FOUND THEN
         RAISE EXCEPTION 'invoice series "%" does not exist', NEW.series
             USING ERRCODE = '22023', HINT = 'Create it in easeinv.invoice_series, or use the default INV (credit notes: CN).';

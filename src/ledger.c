@@ -268,7 +268,7 @@ check_key(FunctionCallInfo fcinfo, int argno)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("idempotency key must not be null"),
-				 errhint("Send a key that identifies this movement, the same on every retry.")));
+				 errhint("Send a key that identifies this request, the same on every retry.")));
 	key = PG_GETARG_TEXT_PP(argno);
 	len = pg_mbstrlen_with_len(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
 	if (len < 1 || len > 255)

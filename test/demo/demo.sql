@@ -115,4 +115,44 @@ SELECT id, qty, reference_type FROM easeinv.consume_reservation('ship-so-77', 1,
 SELECT count(*) AS drift FROM easeinv.verify_stock();
 SELECT * FROM easeinv.stock_flow(1, NULL, current_date - 2, current_date);
 COMMIT;
+
+\echo '--- 14. a GST invoice: the app writes a draft, the database computes every amount'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+INSERT INTO easeinv.customers (id, name, gstin) VALUES (1, 'Bengaluru Cafe LLP', '29AAGCB7383J1Z4');
+INSERT INTO easeinv.customers (id, name, state_code) VALUES (2, 'Pune walk-in', '27');
+INSERT INTO easeinv.invoices (customer_id, location_id, invoice_date) VALUES (2, 1, current_date) RETURNING id AS inv \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:inv, 1, 3, 199.99);
+INSERT INTO easeinv.invoice_lines (invoice_id, description, hsn_sac, qty, unit_price, gst_rate, discount_percent)
+    VALUES (:inv, 'Tasting session', '999799', 1, 500, 18, 10);
+SELECT line_no, description, taxable_value, cgst, sgst, igst, line_total FROM easeinv.invoice_lines WHERE invoice_id = :inv;
+SELECT place_of_supply, intra_state, taxable_value, cgst, sgst, igst, grand_total FROM easeinv.invoices WHERE id = :inv;
+\echo '    ... billed to Karnataka instead: IGST'
+UPDATE easeinv.invoices SET customer_id = 1 WHERE id = :inv;
+SELECT place_of_supply, intra_state, taxable_value, cgst, sgst, igst, grand_total FROM easeinv.invoices WHERE id = :inv;
+COMMIT;
+
+\echo '--- 15. issuing numbers it (gapless per series and financial year), freezes it, ships the tea; a retry returns the same number'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT number, fiscal_year, status, grand_total, replayed FROM easeinv.issue_invoice(:inv);
+SELECT number, replayed FROM easeinv.issue_invoice(:inv);
+SELECT location_id, on_hand FROM easeinv.stock_levels WHERE product_id = 1 ORDER BY location_id;
+COMMIT;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+UPDATE easeinv.invoice_lines SET unit_price = 1 WHERE invoice_id = :inv;
+ROLLBACK;
+
+\echo '--- 16. payments: idempotent, never more than the balance'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT amount, replayed FROM easeinv.record_payment('upi-utr-5123', :inv, 500, 'upi', reference => 'UTR 5123');
+SELECT amount, replayed FROM easeinv.record_payment('upi-utr-5123', :inv, 500, 'upi', reference => 'UTR 5123');
+SELECT status, amount_paid, balance_due FROM easeinv.invoices WHERE id = :inv;
+COMMIT;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT easeinv.record_payment('cash-9', :inv, 100000, 'cash');
+ROLLBACK;
 RESET ROLE;

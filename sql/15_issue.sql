@@ -151,6 +151,27 @@ ROLLBACK;
 SELECT easeinv.issue_invoice(:a);
 \echo :LAST_ERROR_SQLSTATE
 
+-- a rate that ended after the line was written refuses the issue; nothing is numbered
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+INSERT INTO easeinv.invoices (customer_id, invoice_date) VALUES (:local, '2025-10-01') RETURNING id AS gold \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, description, qty, unit_price, gst_rate) VALUES (:gold, 'Gold coin', 1, 7000, 3);
+RESET ROLE;
+UPDATE easeinv.gst_rates SET valid_to = '2025-09-30' WHERE rate = 3;
+SET ROLE regress_web;
+SELECT easeinv.issue_invoice(:gold);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
+-- a product named on invoice lines is not deleted (soft-delete it)
+RESET ROLE;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+DELETE FROM easeinv.products WHERE id = :plan;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SET ROLE regress_web;
+
 -- Credit notes: their own series, supplied as their invoice was, they return goods and reduce
 -- what is owed.  Invoice a: 1 widget at 100, 18% within the state = 118.00.
 BEGIN;

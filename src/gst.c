@@ -93,6 +93,38 @@ nstr(Datum a)
 }
 
 /*
+ * bound: a numeric literal parsed once per backend (the callers pass string
+ * literals, so the pointer identifies it; the text is compared too).
+ */
+static Datum
+bound(const char *literal)
+{
+	static struct
+	{
+		const char *literal;
+		Datum		value;
+	}			cache[32];
+	static int	n = 0;
+	int			i;
+	MemoryContext old;
+	Datum		v;
+
+	for (i = 0; i < n; i++)
+		if (cache[i].literal == literal || strcmp(cache[i].literal, literal) == 0)
+			return cache[i].value;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	v = num(literal);
+	MemoryContextSwitchTo(old);
+	if (n < (int) lengthof(cache))
+	{
+		cache[n].literal = literal;
+		cache[n].value = v;
+		n++;
+	}
+	return v;
+}
+
+/*
  * gst_check_numeric: a finite numeric within [min, max] with at most
  * max_scale decimals; NULL is refused (22004).  min and max are numeric
  * literals.
@@ -111,7 +143,7 @@ gst_check_numeric(Datum v, bool isnull, const char *what, int max_scale, const c
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a finite number", what)));
-	if (nlt(v, num(min)) || nlt(num(max), v))
+	if (nlt(v, bound(min)) || nlt(bound(max), v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s %s is out of range", what, nstr(v)),

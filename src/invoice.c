@@ -42,6 +42,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/array.h"
 
 PG_FUNCTION_INFO_V1(invoice_number);
 PG_FUNCTION_INFO_V1(invoice_guard);
@@ -277,9 +278,40 @@ register_callbacks(void)
 	}
 }
 
-/* invoice_info: the invoice, locked; inside SPI. */
+/*
+ * The line trigger opens its SPI session (as the owner, ledger_begin) only
+ * when it must read something: with the invoice and the rate remembered and
+ * the product unchanged, a line is computed without SPI.
+ */
+typedef struct LazySession
+{
+	LedgerSession session;
+	bool		open;
+} LazySession;
+
+static void
+need_spi(LazySession *l)
+{
+	if (!l->open)
+	{
+		ledger_begin(&l->session);
+		l->open = true;
+	}
+}
+
+static void
+end_spi(LazySession *l)
+{
+	if (l->open)
+	{
+		ledger_end(&l->session);
+		l->open = false;
+	}
+}
+
+/* invoice_info: the invoice, locked (FOR NO KEY UPDATE), remembered for the transaction. */
 static InvoiceInfo *
-invoice_info(int64 tenant, int64 id)
+invoice_info(int64 tenant, int64 id, LazySession *l)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		values[2];
@@ -290,6 +322,7 @@ invoice_info(int64 tenant, int64 id)
 		cached_invoice.tenant == tenant && cached_invoice.id == id)
 		return &cached_invoice;
 
+	need_spi(l);
 	if (plan == NULL)
 	{
 		Oid			types[2] = {INT8OID, INT8OID};
@@ -342,9 +375,14 @@ refuse_frozen(InvoiceInfo *info)
 			 errhint("Cancel it with easeinv.cancel_invoice(), or issue a credit note.")));
 }
 
-/* rate_in_force: the GST rate is valid on the date (easeinv.gst_rates); inside SPI. */
+/* RATE_IN_FORCE_SQL: whether rate $1 is in force on date $2 */
+#define RATE_IN_FORCE_SQL(rate, date) \
+	"EXISTS (SELECT 1 FROM easeinv.gst_rates g WHERE g.rate = " rate " AND g.valid_from <= " date \
+	" AND (g.valid_to IS NULL OR g.valid_to >= " date "))"
+
+/* rate_in_force: the GST rate is valid on the date (easeinv.gst_rates), remembered for the transaction. */
 static bool
-rate_in_force(Datum rate, DateADT date)
+rate_in_force(Datum rate, DateADT date, LazySession *l)
 {
 	static SPIPlanPtr plan = NULL;
 	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
@@ -363,11 +401,12 @@ rate_in_force(Datum rate, DateADT date)
 		if (rate_cache.date[i] == date && strcmp(rate_cache.rate[i], text) == 0)
 			return true;
 
+	need_spi(l);
 	if (plan == NULL)
 	{
 		Oid			types[2] = {NUMERICOID, DATEOID};
 
-		plan = prepare_kept("SELECT easeinv.gst_rate_valid($1, $2)", 2, types);
+		plan = prepare_kept("SELECT " RATE_IN_FORCE_SQL("$1", "$2"), 2, types);
 	}
 	values[0] = rate;
 	values[1] = DateADTGetDatum(date);
@@ -385,6 +424,40 @@ rate_in_force(Datum rate, DateADT date)
 	return true;
 }
 
+/* invoice_rates_in_force: refuse (22023) an invoice with a line whose rate is no longer in force.  Inside SPI. */
+void
+invoice_rates_in_force(int64 tenant, int64 id)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
+
+	if (plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, INT8OID};
+
+		plan = prepare_kept("SELECT l.line_no, l.gst_rate, d.rate_date "
+							"FROM easeinv.invoice_lines l, "
+							"     (SELECT coalesce(o.invoice_date, i.invoice_date) AS rate_date "
+							"        FROM easeinv.invoices i LEFT JOIN easeinv.invoices o "
+							"          ON o.tenant_id = i.tenant_id AND o.id = i.original_invoice_id "
+							"       WHERE i.tenant_id = $1 AND i.id = $2) d "
+							"WHERE l.tenant_id = $1 AND l.invoice_id = $2 "
+							"  AND NOT " RATE_IN_FORCE_SQL("l.gst_rate", "d.rate_date") " "
+							"ORDER BY l.line_no LIMIT 1", 2, types);
+	}
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "checking the invoice's rates failed");
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("GST rate %s%% of line %s is not in force on %s",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3)),
+				 errdetail("The rates in force on a date are in easeinv.gst_rates; they changed after the line was written."),
+				 errhint("Change the line to a rate in force on the invoice date.")));
+}
+
 /* attribute number of a column of the trigger's relation (partitions may differ) */
 static int
 attnum(TupleDesc desc, const char *name)
@@ -400,6 +473,44 @@ static const char *const line_amount_columns[GST_NAMOUNTS] = {
 	"gross", "discount", "taxable_value", "cgst", "sgst", "igst", "cess", "line_total"
 };
 
+/* the columns of invoice_lines the trigger reads and writes, looked up once per partition */
+typedef struct LineCols
+{
+	Oid			relid;
+	TupleDesc	desc;
+	int			invoice_id, product_id, line_no, description, hsn_sac, qty, unit_price,
+				discount_percent, discount_amount, gst_rate, cess_rate;
+	int			amounts[GST_NAMOUNTS];
+} LineCols;
+
+static LineCols *
+line_cols(Relation rel)
+{
+	static LineCols c;
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	if (c.relid == RelationGetRelid(rel) && c.desc == desc)
+		return &c;
+	c.relid = InvalidOid;
+	c.invoice_id = attnum(desc, "invoice_id");
+	c.product_id = attnum(desc, "product_id");
+	c.line_no = attnum(desc, "line_no");
+	c.description = attnum(desc, "description");
+	c.hsn_sac = attnum(desc, "hsn_sac");
+	c.qty = attnum(desc, "qty");
+	c.unit_price = attnum(desc, "unit_price");
+	c.discount_percent = attnum(desc, "discount_percent");
+	c.discount_amount = attnum(desc, "discount_amount");
+	c.gst_rate = attnum(desc, "gst_rate");
+	c.cess_rate = attnum(desc, "cess_rate");
+	for (i = 0; i < GST_NAMOUNTS; i++)
+		c.amounts[i] = attnum(desc, line_amount_columns[i]);
+	c.desc = desc;
+	c.relid = RelationGetRelid(rel);
+	return &c;
+}
+
 /*
  * invoice_line_compute() returns trigger: BEFORE INSERT OR UPDATE OR DELETE
  * FOR EACH ROW on invoice_lines.
@@ -409,12 +520,13 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 {
 	TriggerData *td;
 	TupleDesc	desc;
+	LineCols   *lc;
 	HeapTuple	newtup;
 	HeapTuple	oldtup = NULL;
 	int64		tenant;
 	int64		invoice_id;
 	bool		isnull;
-	LedgerSession session;
+	LazySession spi = {{0}, false};
 	InvoiceInfo *info;
 	GstInput	in;
 	Datum		amounts[GST_NAMOUNTS];
@@ -439,17 +551,17 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 				 errmsg("easeinv.invoice_line_compute() must be a BEFORE ... FOR EACH ROW trigger")));
 	register_callbacks();
 	desc = RelationGetDescr(td->tg_relation);
+	lc = line_cols(td->tg_relation);
 	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
-		invoice_id = DatumGetInt64(heap_getattr(td->tg_trigtuple, attnum(desc, "invoice_id"), desc, &isnull));
-		ledger_begin(&session);
-		info = invoice_info(tenant, invoice_id);
+		invoice_id = DatumGetInt64(heap_getattr(td->tg_trigtuple, lc->invoice_id, desc, &isnull));
+		info = invoice_info(tenant, invoice_id, &spi);
 		/* not found: the invoice itself is being deleted (a draft: the guard saw to it) */
 		if (info->found && !info->draft)
 			refuse_frozen(info);
-		ledger_end(&session);
+		end_spi(&spi);
 		return PointerGetDatum(td->tg_trigtuple);
 	}
 
@@ -458,7 +570,7 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		oldtup = td->tg_trigtuple;
 
 	{
-		Datum		inv = heap_getattr(newtup, attnum(desc, "invoice_id"), desc, &isnull);
+		Datum		inv = heap_getattr(newtup, lc->invoice_id, desc, &isnull);
 
 		if (isnull)
 			ereport(ERROR,
@@ -469,7 +581,7 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 	}
 	if (oldtup != NULL)
 	{
-		int64		old_invoice = DatumGetInt64(heap_getattr(oldtup, attnum(desc, "invoice_id"), desc, &isnull));
+		int64		old_invoice = DatumGetInt64(heap_getattr(oldtup, lc->invoice_id, desc, &isnull));
 
 		if (old_invoice != invoice_id)
 			ereport(ERROR,
@@ -478,18 +590,17 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 					 errhint("Delete the line and add it to the other invoice.")));
 	}
 
-	product = heap_getattr(newtup, attnum(desc, "product_id"), desc, &product_null);
+	product = heap_getattr(newtup, lc->product_id, desc, &product_null);
 	product_changed = !product_null;
 	if (oldtup != NULL && !product_null)
 	{
 		bool		oldnull;
-		Datum		oldproduct = heap_getattr(oldtup, attnum(desc, "product_id"), desc, &oldnull);
+		Datum		oldproduct = heap_getattr(oldtup, lc->product_id, desc, &oldnull);
 
 		product_changed = oldnull || DatumGetInt64(oldproduct) != DatumGetInt64(product);
 	}
 
-	ledger_begin(&session);
-	info = invoice_info(tenant, invoice_id);
+	info = invoice_info(tenant, invoice_id, &spi);
 	if (!info->found)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -498,21 +609,26 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 	if (!info->draft)
 		refuse_frozen(info);
 
-	/* the product: usable, and the source of what the line leaves out */
+	/*
+	 * The product: usable (the tenant's, not deleted), locked FOR KEY SHARE so
+	 * that it is not deleted meanwhile (the lines have no foreign keys: this is
+	 * the check), and the source of what the line leaves out.
+	 */
 	if (product_changed)
 	{
 		static SPIPlanPtr plan = NULL;
 		Datum		pv[2];
 		HeapTuple	p;
 		TupleDesc	pdesc;
-		const char *fill[3] = {"description", "hsn_sac", "gst_rate"};
+		const int	fill[3] = {lc->description, lc->hsn_sac, lc->gst_rate};
 
+		need_spi(&spi);
 		if (plan == NULL)
 		{
 			Oid			types[2] = {INT8OID, INT8OID};
 
 			plan = prepare_kept("SELECT p.name, p.hsn_code, p.gst_rate, p.deleted_at IS NOT NULL "
-								"FROM easeinv.products p WHERE p.tenant_id = $1 AND p.id = $2",
+								"FROM easeinv.products p WHERE p.tenant_id = $1 AND p.id = $2 FOR KEY SHARE OF p",
 								2, types);
 		}
 		pv[0] = Int64GetDatum(tenant);
@@ -529,7 +645,7 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		pdesc = SPI_tuptable->tupdesc;
 		for (i = 0; i < 3; i++)
 		{
-			int			col = attnum(desc, fill[i]);
+			int			col = fill[i];
 			bool		given;
 			Datum		v;
 
@@ -558,38 +674,35 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 	}
 
 	/* a line number when none is given: the next of the invoice */
+	(void) heap_getattr(newtup, lc->line_no, desc, &isnull);
+	if (isnull)
 	{
-		int			col = attnum(desc, "line_no");
+		static SPIPlanPtr plan = NULL;
+		Datum		lv[2];
+		int32		next = 1;
 
-		(void) heap_getattr(newtup, col, desc, &isnull);
-		if (isnull)
+		need_spi(&spi);
+		if (plan == NULL)
 		{
-			static SPIPlanPtr plan = NULL;
-			Datum		lv[2];
-			int32		next = 1;
+			Oid			types[2] = {INT8OID, INT8OID};
 
-			if (plan == NULL)
-			{
-				Oid			types[2] = {INT8OID, INT8OID};
-
-				plan = prepare_kept("SELECT max(l.line_no) FROM easeinv.invoice_lines l "
-									"WHERE l.tenant_id = $1 AND l.invoice_id = $2", 2, types);
-			}
-			lv[0] = Int64GetDatum(tenant);
-			lv[1] = Int64GetDatum(invoice_id);
-			if (SPI_execute_plan(plan, lv, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "numbering a line failed");
-			{
-				Datum		m = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-				if (!isnull)
-					next = DatumGetInt32(m) + 1;
-			}
-			cols[ncols] = col;
-			vals[ncols] = Int32GetDatum(next);
-			nulls[ncols] = false;
-			ncols++;
+			plan = prepare_kept("SELECT max(l.line_no) FROM easeinv.invoice_lines l "
+								"WHERE l.tenant_id = $1 AND l.invoice_id = $2", 2, types);
 		}
+		lv[0] = Int64GetDatum(tenant);
+		lv[1] = Int64GetDatum(invoice_id);
+		if (SPI_execute_plan(plan, lv, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "numbering a line failed");
+		{
+			Datum		m = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+				next = DatumGetInt32(m) + 1;
+		}
+		cols[ncols] = lc->line_no;
+		vals[ncols] = Int32GetDatum(next);
+		nulls[ncols] = false;
+		ncols++;
 	}
 
 	/* apply the fills, so what follows reads the row as it will be stored */
@@ -602,20 +715,16 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		ncols = 0;
 	}
 
-	{
-		Datum		d = heap_getattr(newtup, attnum(desc, "description"), desc, &isnull);
-
-		if (isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("a line without a product needs a description"),
-					 errhint("Give description, or product_id to take the product's name.")));
-		(void) d;
-	}
+	(void) heap_getattr(newtup, lc->description, desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a line without a product needs a description"),
+				 errhint("Give description, or product_id to take the product's name.")));
 
 	/* HSN (goods) or SAC (services): 4, 6 or 8 digits */
 	{
-		Datum		h = heap_getattr(newtup, attnum(desc, "hsn_sac"), desc, &isnull);
+		Datum		h = heap_getattr(newtup, lc->hsn_sac, desc, &isnull);
 
 		if (!isnull)
 		{
@@ -630,33 +739,28 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		}
 	}
 
-	/* the inputs */
+	/* the inputs (heap_getattr sets isnull: call it before passing isnull on) */
 	memset(&in, 0, sizeof(in));
-	/* (heap_getattr sets isnull: call it before passing isnull on) */
-	in.qty = heap_getattr(newtup, attnum(desc, "qty"), desc, &isnull);
+	in.qty = heap_getattr(newtup, lc->qty, desc, &isnull);
 	in.qty = gst_check_numeric(in.qty, isnull, "qty", 4, "0.0001", "99999999999999.9999");
-	in.unit_price = heap_getattr(newtup, attnum(desc, "unit_price"), desc, &isnull);
+	in.unit_price = heap_getattr(newtup, lc->unit_price, desc, &isnull);
 	in.unit_price = gst_check_numeric(in.unit_price, isnull, "unit_price", 4, "0", "99999999999999.9999");
-	{
-		Datum		r = heap_getattr(newtup, attnum(desc, "gst_rate"), desc, &isnull);
-
-		if (isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("a line without a product needs a gst_rate"),
-					 errhint("Give gst_rate, or product_id to take the product's rate.")));
-		in.gst_rate = r;
-	}
+	in.gst_rate = heap_getattr(newtup, lc->gst_rate, desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a line without a product needs a gst_rate"),
+				 errhint("Give gst_rate, or product_id to take the product's rate.")));
 	in.intra_state = info->intra_state;
-	in.discount_percent = heap_getattr(newtup, attnum(desc, "discount_percent"), desc, &isnull);
+	in.discount_percent = heap_getattr(newtup, lc->discount_percent, desc, &isnull);
 	in.has_discount_percent = !isnull;
-	in.discount_amount = heap_getattr(newtup, attnum(desc, "discount_amount"), desc, &isnull);
+	in.discount_amount = heap_getattr(newtup, lc->discount_amount, desc, &isnull);
 	in.has_discount_amount = !isnull;
-	in.cess_rate = heap_getattr(newtup, attnum(desc, "cess_rate"), desc, &isnull);
+	in.cess_rate = heap_getattr(newtup, lc->cess_rate, desc, &isnull);
 	in.has_cess_rate = !isnull;
 	gst_check_inputs(&in);
 
-	if (!rate_in_force(in.gst_rate, info->rate_date))
+	if (!rate_in_force(in.gst_rate, info->rate_date, &spi))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("GST rate %s%% is not in force on %s",
@@ -664,12 +768,12 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 						DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(info->rate_date)))),
 				 errdetail("The rates in force on a date are in easeinv.gst_rates."),
 				 errhint("Use a rate valid on the invoice date (a credit note: on its invoice's date).")));
-	ledger_end(&session);
+	end_spi(&spi);
 
 	gst_compute(&in, amounts);
 	for (i = 0; i < GST_NAMOUNTS; i++)
 	{
-		cols[ncols] = attnum(desc, line_amount_columns[i]);
+		cols[ncols] = lc->amounts[i];
 		vals[ncols] = amounts[i];
 		nulls[ncols] = false;
 		ncols++;
@@ -679,18 +783,66 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 }
 
 /*
+ * invoice_update_totals: every listed draft of the tenant (ids: bigint[])
+ * gets its header from its lines, with the tenant's round-off.  Inside SPI,
+ * as the owner.  A total beyond numeric(15,2) fails (22003).
+ */
+void
+invoice_update_totals(int64 tenant, Datum ids)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[2] = {Int64GetDatum(tenant), ids};
+	volatile int rc = 0;
+
+	if (plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, INT8ARRAYOID};
+
+		plan = prepare_kept("UPDATE easeinv.invoices i SET "
+							"(subtotal, discount, taxable_value, cgst, sgst, igst, cess, round_off, grand_total) = "
+							"(SELECT s.g, s.d, s.t, s.c, s.s, s.i, s.e, "
+							"        CASE WHEN r.ro THEN pg_catalog.round(s.tot) - s.tot ELSE 0 END, "
+							"        CASE WHEN r.ro THEN pg_catalog.round(s.tot) ELSE s.tot END "
+							"   FROM (SELECT coalesce(sum(l.gross), 0) AS g, coalesce(sum(l.discount), 0) AS d, "
+							"                coalesce(sum(l.taxable_value), 0) AS t, coalesce(sum(l.cgst), 0) AS c, "
+							"                coalesce(sum(l.sgst), 0) AS s, coalesce(sum(l.igst), 0) AS i, "
+							"                coalesce(sum(l.cess), 0) AS e, coalesce(sum(l.line_total), 0) AS tot "
+							"           FROM easeinv.invoice_lines l "
+							"          WHERE l.tenant_id = $1 AND l.invoice_id = i.id) s, "
+							"        (SELECT coalesce((t.settings ->> 'round_off')::boolean, false) AS ro "
+							"           FROM easeinv.tenants t WHERE t.id = $1) r) "
+							"WHERE i.tenant_id = $1 AND i.id = ANY ($2) AND i.status = 'draft'",
+							2, types);
+	}
+	invoice_internal_begin();
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		invoice_internal_end();
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "updating invoice totals failed: %s", SPI_result_code_string(rc));
+}
+
+/*
  * invoice_totals() returns trigger: AFTER INSERT, UPDATE or DELETE FOR EACH
- * STATEMENT on invoice_lines, with the transition tables new_rows and/or
- * old_rows.  Every draft the statement touched gets its header from its lines.
+ * STATEMENT on invoice_lines, with the transition table new_rows (INSERT,
+ * UPDATE: a line never moves to another invoice) or old_rows (DELETE).
+ * Every draft the statement touched gets its header from its lines.
  */
 Datum
 invoice_totals(PG_FUNCTION_ARGS)
 {
 	TriggerData *td;
 	LedgerSession session;
-	const char *touched;
-	char	   *sql;
-	volatile int rc = 0;
+	SPITupleTable *touched;
+	uint64		n;
+	uint64		i;
+	bool		isnull;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -706,49 +858,20 @@ invoice_totals(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("easeinv.invoice_totals() needs REFERENCING NEW TABLE AS new_rows or OLD TABLE AS old_rows")));
 
-	if (td->tg_newtable != NULL && td->tg_oldtable != NULL)
-		touched = "SELECT n.tenant_id, n.invoice_id FROM new_rows n UNION SELECT o.tenant_id, o.invoice_id FROM old_rows o";
-	else if (td->tg_newtable != NULL)
-		touched = "SELECT DISTINCT n.tenant_id, n.invoice_id FROM new_rows n";
-	else
-		touched = "SELECT DISTINCT o.tenant_id, o.invoice_id FROM old_rows o";
-
-	/*
-	 * Run as the owner with search_path pinned (ledger_begin); every name is
-	 * qualified.  A total beyond numeric(15,2) fails the statement (22003).
-	 */
-	sql = psprintf("UPDATE easeinv.invoices i SET "
-				   "(subtotal, discount, taxable_value, cgst, sgst, igst, cess, round_off, grand_total) = "
-				   "(SELECT s.g, s.d, s.t, s.c, s.s, s.i, s.e, "
-				   "        CASE WHEN r.ro THEN pg_catalog.round(s.tot) - s.tot ELSE 0 END, "
-				   "        CASE WHEN r.ro THEN pg_catalog.round(s.tot) ELSE s.tot END "
-				   "   FROM (SELECT coalesce(sum(l.gross), 0) AS g, coalesce(sum(l.discount), 0) AS d, "
-				   "                coalesce(sum(l.taxable_value), 0) AS t, coalesce(sum(l.cgst), 0) AS c, "
-				   "                coalesce(sum(l.sgst), 0) AS s, coalesce(sum(l.igst), 0) AS i, "
-				   "                coalesce(sum(l.cess), 0) AS e, coalesce(sum(l.line_total), 0) AS tot "
-				   "           FROM easeinv.invoice_lines l "
-				   "          WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) s, "
-				   "        (SELECT coalesce((t.settings ->> 'round_off')::boolean, false) AS ro "
-				   "           FROM easeinv.tenants t WHERE t.id = i.tenant_id) r) "
-				   "FROM (%s) x "
-				   "WHERE i.tenant_id = x.tenant_id AND i.id = x.invoice_id AND i.status = 'draft'",
-				   touched);
-
 	ledger_begin(&session);
 	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
-	invoice_internal_begin();
-	PG_TRY();
-	{
-		rc = SPI_execute(sql, false, 0);
-	}
-	PG_FINALLY();
-	{
-		invoice_internal_end();
-	}
-	PG_END_TRY();
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "updating invoice totals failed: %s", SPI_result_code_string(rc));
+	/* the touched invoices per tenant (a role that bypasses RLS may write several) */
+	if (SPI_execute(td->tg_newtable != NULL
+					? "SELECT n.tenant_id, pg_catalog.array_agg(DISTINCT n.invoice_id) FROM new_rows n GROUP BY n.tenant_id"
+					: "SELECT o.tenant_id, pg_catalog.array_agg(DISTINCT o.invoice_id) FROM old_rows o GROUP BY o.tenant_id",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the transition table failed");
+	touched = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+		invoice_update_totals(DatumGetInt64(SPI_getbinval(touched->vals[i], touched->tupdesc, 1, &isnull)),
+							  SPI_getbinval(touched->vals[i], touched->tupdesc, 2, &isnull));
 	ledger_end(&session);
 	return PointerGetDatum(NULL);
 }

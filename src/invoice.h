@@ -21,6 +21,12 @@ extern void invoice_internal_end(void);
 /* forget what the line trigger remembers of invoices (an invoice changed) */
 extern void invoice_cache_reset(void);
 
+/* inside SPI as the owner: the listed drafts' headers from their lines (ids: bigint[]) */
+extern void invoice_update_totals(int64 tenant, Datum ids);
+
+/* inside SPI: refuse an invoice with a line whose rate is no longer in force */
+extern void invoice_rates_in_force(int64 tenant, int64 id);
+
 /* the invoice number a series format gives (NULL and *why set when it cannot) */
 extern char *invoice_number_make(const char *format, int fy_start, int64 n, const char **why);
 

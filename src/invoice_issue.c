@@ -42,6 +42,7 @@
 #include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/numeric.h"
+#include "utils/array.h"
 
 PG_FUNCTION_INFO_V1(issue_invoice);
 PG_FUNCTION_INFO_V1(cancel_invoice);
@@ -304,19 +305,16 @@ issue_invoice(PG_FUNCTION_ARGS)
 		return result;
 	}
 	/*
-	 * Compute the lines once more, as they are frozen: the rates must still
-	 * be in force (gst_rates may have changed since the draft was written)
-	 * and the header follows the tenant's round-off setting of today.
+	 * As it is frozen: its rates must still be in force (gst_rates may have
+	 * changed since the lines were written), and its header follows today's
+	 * round-off setting.  (The lines' amounts depend on nothing else that can
+	 * change without computing them again.)
 	 */
 	{
-		static SPIPlanPtr recompute_plan = NULL;
-		Oid			types[2] = {INT8OID, INT8OID};
-		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
+		Datum		d = Int64GetDatum(id);
 
-		plan_for(&recompute_plan, "UPDATE easeinv.invoice_lines l SET line_no = l.line_no "
-				 "WHERE l.tenant_id = $1 AND l.invoice_id = $2", 2, types);
-		if (SPI_execute_plan(recompute_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "computing the invoice's lines failed");
+		invoice_rates_in_force(tenant, id);
+		invoice_update_totals(tenant, PointerGetDatum(construct_array(&d, 1, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)));
 		if (!lock_invoice(tenant, id, &inv))
 			no_such_invoice(id);
 	}

@@ -44,6 +44,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
@@ -86,6 +87,7 @@ typedef enum LedgerPlan
 static SPIPlanPtr plans[PLAN_COUNT];
 
 static SPIPlanPtr ledger_plan(LedgerPlan which);
+static Oid	ledger_owner_lookup(void);
 static HeapTuple find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc);
 static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
 static void report_reversed(int64 tenant, int64 original);
@@ -188,6 +190,22 @@ prepare_kept(const char *sql, int nargs, Oid *types)
 /* ledger_owner: the role that owns easeinv.stock_movements. */
 Oid
 ledger_owner(void)
+{
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static Oid	cached_owner = InvalidOid;
+
+	/* looked up once per transaction: the calls of one transaction see one owner */
+	if (cached_lxid != EASEINV_MY_LXID || !OidIsValid(cached_owner))
+	{
+		cached_owner = ledger_owner_lookup();
+		cached_lxid = EASEINV_MY_LXID;
+	}
+	return cached_owner;
+}
+
+/* ledger_owner_lookup: the owner, from the catalog. */
+static Oid
+ledger_owner_lookup(void)
 {
 	Oid			nsp = get_namespace_oid(EASEINV_SCHEMA, false);
 	Oid			relid = get_relname_relid("stock_movements", nsp);

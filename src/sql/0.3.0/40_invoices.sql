@@ -129,10 +129,15 @@ CREATE TABLE easeinv.invoice_lines (
     igst             numeric(15,2) NOT NULL DEFAULT 0,
     cess             numeric(15,2) NOT NULL DEFAULT 0,
     line_total       numeric(15,2) NOT NULL DEFAULT 0,
-    PRIMARY KEY (tenant_id, invoice_id, line_no),
-    FOREIGN KEY (tenant_id, invoice_id) REFERENCES easeinv.invoices (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, product_id) REFERENCES easeinv.products (tenant_id, id)
+    PRIMARY KEY (tenant_id, invoice_id, line_no)
 ) PARTITION BY HASH (tenant_id);
+-- No foreign keys on the lines: the line trigger already finds and locks the invoice (FOR NO KEY
+-- UPDATE) and the product (FOR KEY SHARE) of every line it writes, so that is the check; a draft's
+-- lines go with it (trigger easeinv_invoices_4_delete_lines) and a product on an invoice line is
+-- not deleted (trigger easeinv_products_on_invoices).  PostgreSQL's own checks would repeat the
+-- lookups and, against hash-partitioned tables, plan them again for every line: bench/invoices
+-- measured them at three quarters of the time of inserting a 500-line invoice.
+CREATE INDEX invoice_lines_product ON easeinv.invoice_lines (tenant_id, product_id) WHERE product_id IS NOT NULL;
 COMMENT ON TABLE easeinv.invoice_lines IS
     'lines of invoices and credit notes: inputs written by the application, amounts computed by the extension';
 
@@ -275,7 +280,8 @@ END
 $fn$;
 COMMENT ON FUNCTION easeinv.invoice_check() IS
     'trigger on invoices: default series, place of supply from the customer, intra_state, credit notes follow their invoice';
-CREATE TRIGGER easeinv_invoices_2_check BEFORE INSERT OR UPDATE ON easeinv.invoices
+CREATE TRIGGER easeinv_invoices_2_check BEFORE INSERT OR UPDATE OF
+        kind, series, customer_id, place_of_supply, invoice_date, original_invoice_id ON easeinv.invoices
     FOR EACH ROW EXECUTE FUNCTION easeinv.invoice_check();
 
 -- a draft whose date or supply changed has its lines computed again (rates valid on the new date,
@@ -297,6 +303,39 @@ CREATE TRIGGER easeinv_invoices_3_recompute AFTER UPDATE ON easeinv.invoices
     WHEN (OLD.status = 'draft' AND NEW.status = 'draft'
           AND (OLD.invoice_date IS DISTINCT FROM NEW.invoice_date OR OLD.intra_state IS DISTINCT FROM NEW.intra_state))
     EXECUTE FUNCTION easeinv.invoice_recompute();
+
+-- a deleted draft takes its lines with it (as ON DELETE CASCADE would)
+CREATE FUNCTION easeinv.invoice_delete_lines() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    DELETE FROM easeinv.invoice_lines l WHERE l.tenant_id = OLD.tenant_id AND l.invoice_id = OLD.id;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION easeinv.invoice_delete_lines() IS
+    'trigger on invoices: deletes a deleted draft''s lines';
+CREATE TRIGGER easeinv_invoices_4_delete_lines AFTER DELETE ON easeinv.invoices
+    FOR EACH ROW EXECUTE FUNCTION easeinv.invoice_delete_lines();
+
+-- a product on an invoice line stays (soft-delete it instead)
+CREATE FUNCTION easeinv.products_on_invoices() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM easeinv.invoice_lines l WHERE l.tenant_id = OLD.tenant_id AND l.product_id = OLD.id) THEN
+        RAISE EXCEPTION 'product "%" is on invoice lines and cannot be deleted', OLD.sku
+            USING ERRCODE = '23503', HINT = 'Set deleted_at instead: a deleted product stays on the invoices that name it.';
+    END IF;
+    RETURN OLD;
+END
+$fn$;
+COMMENT ON FUNCTION easeinv.products_on_invoices() IS
+    'trigger on products: refuses to delete a product that invoice lines name';
+CREATE TRIGGER easeinv_products_on_invoices BEFORE DELETE ON easeinv.products
+    FOR EACH ROW EXECUTE FUNCTION easeinv.products_on_invoices();
 
 -- lines: each row computed in C, the header summed per statement in C
 CREATE FUNCTION easeinv.invoice_line_compute() RETURNS trigger

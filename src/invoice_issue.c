@@ -178,7 +178,10 @@ typedef struct StockLine
 
 /*
  * invoice_lines_for_stock: how many lines the invoice has; its stock-tracked
- * lines in *lines (allocated in cxt).  Inside SPI.
+ * lines in *lines (allocated in cxt), in product order: every issue and
+ * cancellation locks the level rows of its products in one global order, so
+ * two of them sharing products cannot deadlock (each movement then locks its
+ * two level rows lower location first).  Inside SPI.
  */
 static int
 invoice_lines_for_stock(int64 tenant, int64 id, StockLine **lines, int *nstock, MemoryContext cxt)
@@ -194,7 +197,7 @@ invoice_lines_for_stock(int64 tenant, int64 id, StockLine **lines, int *nstock, 
 	plan_for(&plan, "SELECT l.line_no, l.product_id, l.qty, coalesce(p.track_stock, false) "
 			 "FROM easeinv.invoice_lines l "
 			 "LEFT JOIN easeinv.products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id "
-			 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no", 2, types);
+			 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.product_id, l.line_no", 2, types);
 	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading invoice lines failed");
 	old = MemoryContextSwitchTo(cxt);
@@ -590,7 +593,7 @@ cancel_invoice(PG_FUNCTION_ARGS)
 				 "SELECT m.id, l.line_no FROM easeinv.invoice_lines l "
 				 "JOIN easeinv.stock_movements m ON m.tenant_id = l.tenant_id "
 				 " AND m.idempotency_key = 'easeinv:invoice:' || l.invoice_id::text || ':line:' || l.line_no::text "
-				 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no", 2, types);
+				 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY m.product_id, l.line_no", 2, types);
 		if (SPI_execute_plan(movements_plan, v, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading the invoice's movements failed");
 		old = MemoryContextSwitchTo(cxt);

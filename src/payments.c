@@ -9,7 +9,9 @@
  *		 invoice since; another payload is refused (23505, the detail names the
  *		 fields that differ);
  *	  3. the invoice is locked (FOR UPDATE), so payments of one invoice queue:
- *		 two racing for the last of the balance cannot both pass;
+ *		 two racing for the last of the balance cannot both pass; the key is
+ *		 looked up again (a session with the same key that committed while
+ *		 this one waited makes it a replay, not an overpayment);
  *	  4. payments on drafts, cancelled invoices and credit notes are refused
  *		 (55000, 22023), and so is more than the balance due (23514);
  *	  5. the payment is inserted (ON CONFLICT DO NOTHING: a session that raced
@@ -333,6 +335,18 @@ record_payment(PG_FUNCTION_ARGS)
 	}
 
 	lock_for_payment(tenant, req.invoice, &inv);
+	/*
+	 * A session with the same key may have committed while this one waited
+	 * for the invoice: that is a replay, decided before the balance is looked at.
+	 */
+	stored = payment_by_key(tenant, req.key, &desc);
+	if (stored != NULL)
+	{
+		check_payment_replay(stored, desc, &req);
+		result = result_with_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
+		ledger_end(&session);
+		return result;
+	}
 	if (strcmp(inv.kind, "invoice") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -347,7 +361,8 @@ record_payment(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("payment of %s is more than the balance due %s of invoice %s",
-						numstr(req.amount), numstr(inv.balance_due), inv.label),
+						numstr(DirectFunctionCall2(numeric_round, req.amount, Int32GetDatum(2))),
+						numstr(inv.balance_due), inv.label),
 				 errhint("Record at most the balance due.")));
 
 	result = store_payment(fcinfo, tenant, &req, cxt);
@@ -417,6 +432,15 @@ refund_payment(PG_FUNCTION_ARGS)
 
 	/* what is left of it, with the invoice locked so refunds of it queue */
 	lock_for_payment(tenant, req.invoice, &inv);
+	/* a session with the same key may have committed while this one waited */
+	stored = payment_by_key(tenant, req.key, &desc);
+	if (stored != NULL)
+	{
+		check_payment_replay(stored, desc, &req);
+		result = result_with_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
+		ledger_end(&session);
+		return result;
+	}
 	{
 		static SPIPlanPtr left_plan = NULL;
 		Oid			types[2] = {INT8OID, INT8OID};

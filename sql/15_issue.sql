@@ -232,3 +232,86 @@ SELECT number FROM easeinv.invoices WHERE status <> 'draft' AND kind = 'invoice'
 SELECT * FROM easeinv.verify_stock();
 COMMIT;
 RESET ROLE;
+
+-- Found by review: what a stocked invoice may move, what a credit note may return, and who may call.
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SAVEPOINT s;
+-- goods ship from stock to a customer, not the other way round
+INSERT INTO easeinv.invoices (customer_id, location_id, invoice_date) VALUES (:local, :cust, '2025-10-01') RETURNING id AS backwards \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:backwards, :widget, 1, 100);
+SELECT easeinv.issue_invoice(:backwards);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+INSERT INTO easeinv.invoices (customer_id, location_id, customer_location_id, invoice_date)
+    VALUES (:local, :wh, :wh, '2025-10-01') RETURNING id AS self \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:self, :widget, 1, 100);
+SELECT easeinv.issue_invoice(:self);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+-- a credit note returns at most what its invoice sold (invoice b sold no widgets; inv1 sold 3)
+INSERT INTO easeinv.invoices (kind, original_invoice_id) VALUES ('credit_note', :inv1) RETURNING id AS cn3 \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:cn3, :widget, 4, 0);
+SELECT easeinv.issue_invoice(:cn3);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+INSERT INTO easeinv.invoices (kind, original_invoice_id, invoice_date) VALUES ('credit_note', :inv1, '2025-12-15') RETURNING id AS cn4 \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:cn4, :widget, 2, 199.99);
+SELECT number, grand_total FROM easeinv.issue_invoice(:cn4);
+INSERT INTO easeinv.invoices (kind, original_invoice_id) VALUES ('credit_note', :inv1) RETURNING id AS cn5 \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:cn5, :widget, 1.5, 0);
+SELECT easeinv.issue_invoice(:cn5);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+-- dates GST never had
+INSERT INTO easeinv.invoices (customer_id, invoice_date) VALUES (:local, 'infinity');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+INSERT INTO easeinv.invoices (customer_id, invoice_date) VALUES (:local, '2017-06-30');
+ROLLBACK TO s;
+-- two series that give the same numbers: the second is told, with the series named
+INSERT INTO easeinv.invoice_series (code, format) VALUES ('TWIN', 'INV/{FY}/{N:6}');
+INSERT INTO easeinv.invoices (series, customer_id, invoice_date) VALUES ('TWIN', :local, '2025-10-01') RETURNING id AS twin \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, description, qty, unit_price, gst_rate) VALUES (:twin, 'x', 1, 1, 18);
+SELECT easeinv.issue_invoice(:twin);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+-- the extension's own keys cannot be taken first
+SELECT easeinv.move_stock('easeinv:invoice:999:line:1', :widget, :wh, :cust, 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- a role outside easeinv_app calls none of the writing functions, whatever context it sets
+RESET ROLE;
+CREATE ROLE regress_outsider;
+SET ROLE regress_outsider;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT easeinv.issue_invoice(:inv1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT easeinv.record_payment('x', :inv1, 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT easeinv.move_stock('x', :widget, :wh, :cust, 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- nor attaches the invoice triggers to a table of its own
+CREATE TEMP TABLE my_lines (tenant_id bigint, invoice_id bigint);
+CREATE TRIGGER t BEFORE INSERT ON my_lines FOR EACH ROW EXECUTE FUNCTION easeinv.invoice_line_compute();
+\echo :LAST_ERROR_SQLSTATE
+-- and a superuser who does finds it fires only on the extension's table
+RESET ROLE;
+CREATE TEMP TABLE su_lines (LIKE easeinv.invoice_lines);
+CREATE TRIGGER t BEFORE INSERT ON su_lines FOR EACH ROW EXECUTE FUNCTION easeinv.invoice_line_compute();
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+INSERT INTO su_lines (tenant_id, invoice_id, line_no, description, qty, unit_price, gst_rate) VALUES (:t, :inv1, 1, 'x', 1, 1, 18);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+DROP TABLE su_lines;
+DROP TABLE my_lines;
+DROP ROLE regress_outsider;

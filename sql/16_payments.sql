@@ -12,7 +12,9 @@ INSERT INTO easeinv.invoices (customer_id, invoice_date) VALUES (:local, '2025-1
 INSERT INTO easeinv.invoice_lines (invoice_id, description, qty, unit_price, gst_rate) VALUES (:inv, 'Consulting', 10, 100, 18);
 SAVEPOINT s;
 -- a draft takes no payment
+\set VERBOSITY sqlstate
 SELECT easeinv.record_payment('early', :inv, 10);
+\set VERBOSITY default
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 SELECT number, grand_total, balance_due, status FROM easeinv.issue_invoice(:inv);
@@ -161,7 +163,9 @@ BEGIN;
 SELECT easeinv.set_tenant(:t2) IS NOT NULL AS ok;
 SELECT count(*) AS payments FROM easeinv.payments;
 SAVEPOINT s;
+\set VERBOSITY sqlstate
 SELECT easeinv.record_payment('upi-1', :inv, 500, 'upi', '2025-10-06 10:00+05:30', 'UTR 5123');
+\set VERBOSITY default
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 SELECT easeinv.refund_payment('r', :upi);

@@ -28,6 +28,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -68,6 +69,24 @@ invoice_internal_end(void)
 		internal_depth--;
 }
 
+/*
+ * check_trigger_table: the trigger fires on the extension's table (or one of
+ * its partitions), not on a table someone attached the function to.
+ */
+static void
+check_trigger_table(TriggerData *td, const char *function, const char *table)
+{
+	Relation	rel = td->tg_relation;
+	size_t		len = strlen(table);
+	const char *name = RelationGetRelationName(rel);
+
+	if (RelationGetNamespace(rel) != get_namespace_oid(EASEINV_SCHEMA, false) ||
+		strncmp(name, table, len) != 0 || (name[len] != '\0' && name[len] != '_'))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.%s() fires only on easeinv.%s", function, table)));
+}
+
 /* ---------------------------------------------------------------------
  * Numbers
  * ---------------------------------------------------------------------
@@ -80,6 +99,10 @@ fiscal_year_start(int32 date)
 				m,
 				d;
 
+	if (DATE_NOT_FINITE(date))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an invoice date must be a finite date")));
 	j2date(date + POSTGRES_EPOCH_JDATE, &y, &m, &d);
 	return m >= 4 ? y : y - 1;
 }
@@ -549,6 +572,7 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("easeinv.invoice_line_compute() must be a BEFORE ... FOR EACH ROW trigger")));
+	check_trigger_table(td, "invoice_line_compute", "invoice_lines");
 	register_callbacks();
 	desc = RelationGetDescr(td->tg_relation);
 	lc = line_cols(td->tg_relation);
@@ -857,6 +881,7 @@ invoice_totals(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("easeinv.invoice_totals() needs REFERENCING NEW TABLE AS new_rows or OLD TABLE AS old_rows")));
+	check_trigger_table(td, "invoice_totals", "invoice_lines");
 
 	ledger_begin(&session);
 	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
@@ -938,6 +963,7 @@ invoice_guard(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("easeinv.invoice_guard() must be a BEFORE ... FOR EACH ROW trigger")));
+	check_trigger_table(td, "invoice_guard", "invoices");
 	register_callbacks();
 	desc = RelationGetDescr(td->tg_relation);
 

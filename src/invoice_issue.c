@@ -358,6 +358,41 @@ issue_invoice(PG_FUNCTION_ARGS)
 					 errmsg("credit note of %s is more than the %s of invoice %s not yet credited",
 							numstr(total), numstr(open), label(&orig)),
 					 errhint("A credit note reduces what its invoice asked for, and no further.")));
+		/* no product comes back more than the invoice sold, with earlier credit notes */
+		{
+			static SPIPlanPtr qty_plan = NULL;
+			Oid			qtypes[3] = {INT8OID, INT8OID, INT8OID};
+			Datum		qv[3] = {Int64GetDatum(tenant), Int64GetDatum(id), Int64GetDatum(original)};
+
+			plan_for(&qty_plan,
+					 "SELECT c.product_id, c.qty, coalesce(prev.qty, 0), coalesce(sold.qty, 0) "
+					 "FROM (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoice_lines l "
+					 "       WHERE l.tenant_id = $1 AND l.invoice_id = $2 AND l.product_id IS NOT NULL GROUP BY 1) c "
+					 "LEFT JOIN (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoice_lines l "
+					 "       WHERE l.tenant_id = $1 AND l.invoice_id = $3 AND l.product_id IS NOT NULL GROUP BY 1) sold "
+					 "  ON sold.product_id = c.product_id "
+					 "LEFT JOIN (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoices i "
+					 "       JOIN easeinv.invoice_lines l ON l.tenant_id = i.tenant_id AND l.invoice_id = i.id "
+					 "       WHERE i.tenant_id = $1 AND i.original_invoice_id = $3 AND i.id <> $2 "
+					 "         AND i.status <> 'draft' AND i.status <> 'cancelled' AND l.product_id IS NOT NULL GROUP BY 1) prev "
+					 "  ON prev.product_id = c.product_id "
+					 "WHERE c.qty + coalesce(prev.qty, 0) > coalesce(sold.qty, 0) ORDER BY c.product_id LIMIT 1",
+					 3, qtypes);
+			if (SPI_execute_plan(qty_plan, qv, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "checking credited quantities failed");
+			if (SPI_processed > 0)
+			{
+				HeapTuple	t = SPI_tuptable->vals[0];
+				TupleDesc	d = SPI_tuptable->tupdesc;
+
+				ereport(ERROR,
+						(errcode(ERRCODE_CHECK_VIOLATION),
+						 errmsg("credit note returns %s of product %s, but invoice %s sold %s",
+								SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 1), label(&orig), SPI_getvalue(t, d, 4)),
+						 errdetail("Earlier credit notes of the invoice returned %s.", SPI_getvalue(t, d, 3)),
+						 errhint("A credit note returns at most what its invoice sold; a price adjustment has no product.")));
+			}
+		}
 		/* returns go back where the sale came from, unless the credit note says otherwise */
 		if (location == 0)
 			location = col_int8(&orig, I_LOCATION, &isnull);
@@ -390,6 +425,39 @@ issue_invoice(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s %lld has stocked lines but the tenant has no customer location", kind_word(&inv), (long long) id),
 					 errhint("Create a location of kind 'customer', or set the invoice's customer_location_id.")));
+		/* goods leave (or come back to) stock, and go to (or come from) a customer */
+		{
+			static SPIPlanPtr kinds_plan = NULL;
+			Oid			ktypes[3] = {INT8OID, INT8OID, INT8OID};
+			Datum		kv[3] = {Int64GetDatum(tenant), Int64GetDatum(location), Int64GetDatum(customer_location)};
+			char	   *stock_kind;
+			char	   *customer_kind;
+
+			plan_for(&kinds_plan,
+					 "SELECT (SELECT l.kind FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.id = $2), "
+					 "       (SELECT l.kind FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.id = $3)",
+					 3, ktypes);
+			if (SPI_execute_plan(kinds_plan, kv, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "reading locations failed");
+			stock_kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			customer_kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+			if (stock_kind == NULL || customer_kind == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("location %lld does not exist", (long long) (stock_kind == NULL ? location : customer_location)),
+						 errhint("Pass locations of the current tenant.")));
+			if (strcmp(stock_kind, "warehouse") != 0 && strcmp(stock_kind, "store") != 0 && strcmp(stock_kind, "bin") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("location %lld is a %s location: goods %s a warehouse, store or bin", (long long) location,
+								stock_kind, credit_note ? "come back to" : "ship from"),
+						 errhint("Set the invoice's location_id to a location that holds stock.")));
+			if (strcmp(customer_kind, "customer") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("location %lld is a %s location, not a customer location", (long long) customer_location, customer_kind),
+						 errhint("Set customer_location_id to a location of kind 'customer', or leave it empty.")));
+		}
 	}
 
 	/* the number */
@@ -428,6 +496,24 @@ issue_invoice(PG_FUNCTION_ARGS)
 							series, credit_note ? "credit note" : "invoice", (long long) seq, fy_label, format),
 					 errdetail("%s", why),
 					 errhint("Widen or shorten the series format (easeinv.invoice_series), or start a new series.")));
+	}
+
+	/* another series may give the same number (the portal wants it unique per year) */
+	{
+		static SPIPlanPtr taken_plan = NULL;
+		Oid			ttypes[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		tv[4] = {Int64GetDatum(tenant), CStringGetTextDatum(credit_note ? "credit_note" : "invoice"),
+		CStringGetTextDatum(fy_label), CStringGetTextDatum(number)};
+
+		plan_for(&taken_plan, "SELECT 1 FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.kind = $2 "
+				 "AND i.fiscal_year = $3 AND i.number = $4", 4, ttypes);
+		if (SPI_execute_plan(taken_plan, tv, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "checking the number failed");
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("number %s of series \"%s\" is already taken in %s", number, series, fy_label),
+					 errhint("Two series give the same numbers: give each series a format of its own.")));
 	}
 
 	/* issue: the invoice is frozen from here on */
@@ -593,7 +679,11 @@ cancel_invoice(PG_FUNCTION_ARGS)
 				 "SELECT m.id, l.line_no FROM easeinv.invoice_lines l "
 				 "JOIN easeinv.stock_movements m ON m.tenant_id = l.tenant_id "
 				 " AND m.idempotency_key = 'easeinv:invoice:' || l.invoice_id::text || ':line:' || l.line_no::text "
-				 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY m.product_id, l.line_no", 2, types);
+				 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 "
+				 /* one reversed by hand already is not reversed again */
+				 "  AND NOT EXISTS (SELECT 1 FROM easeinv.stock_movements r "
+				 "                   WHERE r.tenant_id = m.tenant_id AND r.reverses_id = m.id) "
+				 "ORDER BY m.product_id, l.line_no", 2, types);
 		if (SPI_execute_plan(movements_plan, v, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading the invoice's movements failed");
 		old = MemoryContextSwitchTo(cxt);

@@ -294,6 +294,12 @@ check_key(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("idempotency key must have 1 to 255 characters, not %d", len),
 				 errhint("Use a UUID or another key of at most 255 characters.")));
+	/* the extension's own keys (an issued invoice's movements) cannot be taken first */
+	if (VARSIZE_ANY_EXHDR(key) >= 8 && strncmp(VARDATA_ANY(key), "easeinv:", 8) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency keys starting with \"easeinv:\" are reserved"),
+				 errhint("The extension derives such keys itself (an issued invoice's movements); use another key.")));
 	return key;
 }
 

@@ -60,7 +60,8 @@ CREATE TABLE easeinv.invoices (
     number               text,                      -- given by issue_invoice
     fiscal_year          text,
     sequence_no          bigint,
-    invoice_date         date NOT NULL DEFAULT current_date,
+    invoice_date         date NOT NULL DEFAULT current_date
+                         CONSTRAINT invoices_date_range CHECK (invoice_date BETWEEN DATE '2017-07-01' AND DATE '2999-12-31'),
     customer_id          bigint,
     place_of_supply      text NOT NULL
                          CONSTRAINT invoices_place_of_supply CHECK (place_of_supply ~ '^(0[1-9]|[12][0-9]|3[0-8]|96|97|99)$'),
@@ -210,6 +211,10 @@ BEGIN
         RETURN NEW;     -- the extension's own update of an issued invoice (the guard let it through)
     END IF;
     SELECT t.state_code INTO seller_state FROM easeinv.tenants t WHERE t.id = NEW.tenant_id;
+    IF NEW.invoice_date IS NULL OR NEW.invoice_date NOT BETWEEN DATE '2017-07-01' AND DATE '2999-12-31' THEN
+        RAISE EXCEPTION 'invalid invoice date %', coalesce(NEW.invoice_date::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'A GST invoice is dated from 2017-07-01 (GST''s start) on.';
+    END IF;
 
     IF NEW.kind = 'credit_note' THEN
         IF NEW.original_invoice_id IS NULL THEN

@@ -70,6 +70,28 @@ invoice_internal_end(void)
 }
 
 /*
+ * invoice_internal_execute: run a kept plan as one of the extension's own
+ * writes of invoices; returns SPI's result code.  Inside SPI.
+ */
+int
+invoice_internal_execute(SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	volatile int rc = 0;
+
+	invoice_internal_begin();
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		invoice_internal_end();
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/*
  * check_trigger_table: the trigger fires on the extension's table (or one of
  * its partitions), not on a table someone attached the function to.
  */
@@ -816,7 +838,7 @@ invoice_update_totals(int64 tenant, Datum ids)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		values[2] = {Int64GetDatum(tenant), ids};
-	volatile int rc = 0;
+	int			rc;
 
 	if (plan == NULL)
 	{
@@ -838,16 +860,7 @@ invoice_update_totals(int64 tenant, Datum ids)
 							"WHERE i.tenant_id = $1 AND i.id = ANY ($2) AND i.status = 'draft'",
 							2, types);
 	}
-	invoice_internal_begin();
-	PG_TRY();
-	{
-		rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	}
-	PG_FINALLY();
-	{
-		invoice_internal_end();
-	}
-	PG_END_TRY();
+	rc = invoice_internal_execute(plan, values, NULL);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "updating invoice totals failed: %s", SPI_result_code_string(rc));
 }

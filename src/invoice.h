@@ -18,6 +18,10 @@
 extern void invoice_internal_begin(void);
 extern void invoice_internal_end(void);
 
+/* run a kept plan as one of those writes (inside SPI); SPI's result code */
+#include "executor/spi.h"
+extern int	invoice_internal_execute(SPIPlanPtr plan, Datum *values, const char *nulls);
+
 /* forget what the line trigger remembers of invoices (an invoice changed) */
 extern void invoice_cache_reset(void);
 

@@ -68,14 +68,6 @@ typedef struct Invoice
 	TupleDesc	desc;
 } Invoice;
 
-static SPIPlanPtr
-plan_for(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-		*slot = prepare_kept(sql, nargs, types);
-	return *slot;
-}
-
 static Datum
 col(Invoice *inv, int c, bool *isnull)
 {
@@ -107,7 +99,7 @@ lock_invoice(int64 tenant, int64 id, Invoice *inv)
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
 
-	plan_for(&plan, "SELECT " INVOICE_COLUMNS " FROM easeinv.invoices i "
+	kept_plan(&plan, "SELECT " INVOICE_COLUMNS " FROM easeinv.invoices i "
 			 "WHERE i.tenant_id = $1 AND i.id = $2 FOR UPDATE OF i", 2, types);
 	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "locking invoice failed");
@@ -194,7 +186,7 @@ invoice_lines_for_stock(int64 tenant, int64 id, StockLine **lines, int *nstock, 
 	int			n = 0;
 	bool		isnull;
 
-	plan_for(&plan, "SELECT l.line_no, l.product_id, l.qty, coalesce(p.track_stock, false) "
+	kept_plan(&plan, "SELECT l.line_no, l.product_id, l.qty, coalesce(p.track_stock, false) "
 			 "FROM easeinv.invoice_lines l "
 			 "LEFT JOIN easeinv.products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id "
 			 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.product_id, l.line_no", 2, types);
@@ -228,32 +220,13 @@ default_customer_location(int64 tenant)
 	Datum		v[1] = {Int64GetDatum(tenant)};
 	bool		isnull;
 
-	plan_for(&plan, "SELECT l.id FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.kind = 'customer' "
+	kept_plan(&plan, "SELECT l.id FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.kind = 'customer' "
 			 "AND l.deleted_at IS NULL ORDER BY l.id LIMIT 1", 1, types);
 	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading locations failed");
 	if (SPI_processed == 0)
 		return 0;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-/* run an internal write of invoices (the guard lets it through) */
-static int
-internal_execute(SPIPlanPtr plan, Datum *values, const char *nulls)
-{
-	volatile int rc = 0;
-
-	invoice_internal_begin();
-	PG_TRY();
-	{
-		rc = SPI_execute_plan(plan, values, nulls, false, 0);
-	}
-	PG_FINALLY();
-	{
-		invoice_internal_end();
-	}
-	PG_END_TRY();
-	return rc;
 }
 
 static char *
@@ -364,7 +337,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 			Oid			qtypes[3] = {INT8OID, INT8OID, INT8OID};
 			Datum		qv[3] = {Int64GetDatum(tenant), Int64GetDatum(id), Int64GetDatum(original)};
 
-			plan_for(&qty_plan,
+			kept_plan(&qty_plan,
 					 "SELECT c.product_id, c.qty, coalesce(prev.qty, 0), coalesce(sold.qty, 0) "
 					 "FROM (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoice_lines l "
 					 "       WHERE l.tenant_id = $1 AND l.invoice_id = $2 AND l.product_id IS NOT NULL GROUP BY 1) c "
@@ -399,14 +372,14 @@ issue_invoice(PG_FUNCTION_ARGS)
 		if (customer_location == 0)
 			customer_location = col_int8(&orig, I_CUSTOMER_LOCATION, &isnull);
 
-		plan_for(&credit_plan,
+		kept_plan(&credit_plan,
 				 "UPDATE easeinv.invoices i SET amount_credited = i.amount_credited + $3, "
 				 "status = " INVOICE_STATUS_SQL("i.amount_paid", "(i.amount_credited + $3)", "i.grand_total") " "
 				 "WHERE i.tenant_id = $1 AND i.id = $2", 3, types);
 		v[0] = Int64GetDatum(tenant);
 		v[1] = Int64GetDatum(original);
 		v[2] = total;
-		if (internal_execute(credit_plan, v, NULL) != SPI_OK_UPDATE)
+		if (invoice_internal_execute(credit_plan, v, NULL) != SPI_OK_UPDATE)
 			elog(ERROR, "crediting invoice failed");
 	}
 
@@ -433,7 +406,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 			char	   *stock_kind;
 			char	   *customer_kind;
 
-			plan_for(&kinds_plan,
+			kept_plan(&kinds_plan,
 					 "SELECT (SELECT l.kind FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.id = $2), "
 					 "       (SELECT l.kind FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.id = $3)",
 					 3, ktypes);
@@ -473,7 +446,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 		v[0] = Int64GetDatum(tenant);
 		v[1] = CStringGetTextDatum(series);
 		v[2] = CStringGetTextDatum(fy_label);
-		plan_for(&counter_plan,
+		kept_plan(&counter_plan,
 				 "INSERT INTO easeinv.invoice_counters AS c (tenant_id, series, fiscal_year, last_number) "
 				 "VALUES ($1, $2, $3, 1) ON CONFLICT (tenant_id, series, fiscal_year) "
 				 "DO UPDATE SET last_number = c.last_number + 1 RETURNING c.last_number", 3, types);
@@ -481,7 +454,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 			elog(ERROR, "taking an invoice number failed");
 		seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-		plan_for(&format_plan, "SELECT s.format FROM easeinv.invoice_series s WHERE s.tenant_id = $1 AND s.code = $2",
+		kept_plan(&format_plan, "SELECT s.format FROM easeinv.invoice_series s WHERE s.tenant_id = $1 AND s.code = $2",
 				 2, types);
 		if (SPI_execute_plan(format_plan, v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading the series failed");
@@ -505,7 +478,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 		Datum		tv[4] = {Int64GetDatum(tenant), CStringGetTextDatum(credit_note ? "credit_note" : "invoice"),
 		CStringGetTextDatum(fy_label), CStringGetTextDatum(number)};
 
-		plan_for(&taken_plan, "SELECT 1 FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.kind = $2 "
+		kept_plan(&taken_plan, "SELECT 1 FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.kind = $2 "
 				 "AND i.fiscal_year = $3 AND i.number = $4", 4, ttypes);
 		if (SPI_execute_plan(taken_plan, tv, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "checking the number failed");
@@ -527,11 +500,11 @@ issue_invoice(PG_FUNCTION_ARGS)
 		v[2] = CStringGetTextDatum(number);
 		v[3] = CStringGetTextDatum(fy_label);
 		v[4] = Int64GetDatum(seq);
-		plan_for(&issue_plan,
+		kept_plan(&issue_plan,
 				 "UPDATE easeinv.invoices i SET status = 'issued', number = $3, fiscal_year = $4, sequence_no = $5, "
 				 "issued_at = pg_catalog.now() WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS,
 				 5, types);
-		if (internal_execute(issue_plan, v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		if (invoice_internal_execute(issue_plan, v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 			elog(ERROR, "issuing invoice failed");
 		inv.tup = SPI_tuptable->vals[0];
 		inv.desc = SPI_tuptable->tupdesc;
@@ -621,7 +594,7 @@ cancel_invoice(PG_FUNCTION_ARGS)
 		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
 
-		plan_for(&credits_plan, "SELECT i.number FROM easeinv.invoices i WHERE i.tenant_id = $1 "
+		kept_plan(&credits_plan, "SELECT i.number FROM easeinv.invoices i WHERE i.tenant_id = $1 "
 				 "AND i.original_invoice_id = $2 AND i.status <> 'draft' AND i.status <> 'cancelled' "
 				 "ORDER BY i.id LIMIT 1", 2, types);
 		if (SPI_execute_plan(credits_plan, v, NULL, false, 1) != SPI_OK_SELECT)
@@ -646,11 +619,11 @@ cancel_invoice(PG_FUNCTION_ARGS)
 		v[2] = col(&inv, I_GRAND_TOTAL, &isnull);
 		if (!lock_invoice(tenant, original, &orig))
 			no_such_invoice(original);
-		plan_for(&uncredit_plan,
+		kept_plan(&uncredit_plan,
 				 "UPDATE easeinv.invoices i SET amount_credited = i.amount_credited - $3, "
 				 "status = " INVOICE_STATUS_SQL("i.amount_paid", "(i.amount_credited - $3)", "i.grand_total") " "
 				 "WHERE i.tenant_id = $1 AND i.id = $2", 3, types);
-		if (internal_execute(uncredit_plan, v, NULL) != SPI_OK_UPDATE)
+		if (invoice_internal_execute(uncredit_plan, v, NULL) != SPI_OK_UPDATE)
 			elog(ERROR, "giving back a credit failed");
 	}
 
@@ -658,10 +631,10 @@ cancel_invoice(PG_FUNCTION_ARGS)
 		Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
 		Datum		v[3] = {Int64GetDatum(tenant), Int64GetDatum(id), PointerGetDatum(reason)};
 
-		plan_for(&cancel_plan,
+		kept_plan(&cancel_plan,
 				 "UPDATE easeinv.invoices i SET status = 'cancelled', cancel_reason = $3, cancelled_at = pg_catalog.now() "
 				 "WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS, 3, types);
-		if (internal_execute(cancel_plan, v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		if (invoice_internal_execute(cancel_plan, v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 			elog(ERROR, "cancelling invoice failed");
 		inv.tup = SPI_tuptable->vals[0];
 		inv.desc = SPI_tuptable->tupdesc;
@@ -675,7 +648,7 @@ cancel_invoice(PG_FUNCTION_ARGS)
 		MemoryContext old;
 		uint64		r;
 
-		plan_for(&movements_plan,
+		kept_plan(&movements_plan,
 				 "SELECT m.id, l.line_no FROM easeinv.invoice_lines l "
 				 "JOIN easeinv.stock_movements m ON m.tenant_id = l.tenant_id "
 				 " AND m.idempotency_key = 'easeinv:invoice:' || l.invoice_id::text || ':line:' || l.line_no::text "

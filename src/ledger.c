@@ -187,6 +187,15 @@ prepare_kept(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
+/* kept_plan: the plan in *slot, prepared and kept on first use. */
+SPIPlanPtr
+kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+		*slot = prepare_kept(sql, nargs, types);
+	return *slot;
+}
+
 /* ledger_owner: the role that owns easeinv.stock_movements. */
 Oid
 ledger_owner(void)
@@ -923,17 +932,28 @@ result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, 
 Datum
 ledger_guard(PG_FUNCTION_ARGS)
 {
+	refuse_change(fcinfo, "ledger_guard", "stock movements",
+				  "Correct a movement with easeinv.reverse_movement(), which posts the opposite movement.");
+	PG_RETURN_NULL();
+}
+
+/*
+ * refuse_change: the body of an append-only trigger function: refuses the
+ * UPDATE or DELETE it fires for (42501), naming what is append-only.
+ */
+void
+refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, const char *hint)
+{
 	TriggerData *td;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("easeinv.ledger_guard() can only be called as a trigger")));
+				 errmsg("easeinv.%s() can only be called as a trigger", function)));
 	td = (TriggerData *) fcinfo->context;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("stock movements are append-only: %s is not allowed",
+			 errmsg("%s are append-only: %s is not allowed", what,
 					TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" : "DELETE"),
-			 errhint("Correct a movement with easeinv.reverse_movement(), which posts the opposite movement.")));
-	PG_RETURN_NULL();
+			 errhint("%s", hint)));
 }

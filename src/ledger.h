@@ -46,6 +46,9 @@ extern bool movement_by_key(int64 tenant, text *key, Datum *qty);
 /* an SPI plan prepared once and kept for the life of the backend */
 extern SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types);
 
+/* the plan in *slot, prepared and kept on first use */
+extern SPIPlanPtr kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types);
+
 /* the role the ledger's statements run as */
 extern Oid	ledger_owner(void);
 
@@ -82,5 +85,8 @@ extern Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
 
 /* post the reversal of a movement (fcinfo NULL: no result wanted) */
 extern Datum post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason);
+
+/* an append-only trigger's refusal (42501) */
+extern void refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, const char *hint);
 
 #endif							/* EASEINV_LEDGER_H */

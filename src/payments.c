@@ -72,14 +72,6 @@ typedef struct PaymentRequest
 	char	   *created_by;		/* the caller, looked up before switching to the owner */
 } PaymentRequest;
 
-static SPIPlanPtr
-plan_for(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-		*slot = prepare_kept(sql, nargs, types);
-	return *slot;
-}
-
 static char *
 numstr(Datum n)
 {
@@ -100,7 +92,7 @@ payment_by_key(int64 tenant, text *key, TupleDesc *desc)
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		v[2] = {Int64GetDatum(tenant), PointerGetDatum(key)};
 
-	plan_for(&plan, "SELECT " PAYMENT_COLUMNS " FROM easeinv.payments p "
+	kept_plan(&plan, "SELECT " PAYMENT_COLUMNS " FROM easeinv.payments p "
 			 "WHERE p.tenant_id = $1 AND p.idempotency_key = $2", 2, types);
 	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading payments failed");
@@ -108,6 +100,26 @@ payment_by_key(int64 tenant, text *key, TupleDesc *desc)
 		return NULL;
 	*desc = SPI_tuptable->tupdesc;
 	return SPI_tuptable->vals[0];
+}
+
+static void check_payment_replay(HeapTuple stored, TupleDesc desc, PaymentRequest *req);
+
+/*
+ * stored_payment: when the key is stored already, set *result to the stored
+ * payment (replayed) and return true; a different payload is refused (23505).
+ * Inside SPI.
+ */
+static bool
+stored_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, MemoryContext cxt, Datum *result)
+{
+	TupleDesc	desc;
+	HeapTuple	stored = payment_by_key(tenant, req->key, &desc);
+
+	if (stored == NULL)
+		return false;
+	check_payment_replay(stored, desc, req);
+	*result = result_with_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
+	return true;
 }
 
 /* check_payment_replay: refuse (23505) a stored payment whose payload differs. */
@@ -185,7 +197,7 @@ lock_for_payment(int64 tenant, int64 id, PayInvoice *inv)
 	TupleDesc	d;
 	bool		isnull;
 
-	plan_for(&plan, "SELECT i.kind, i.status, coalesce(i.number, i.id::text), i.balance_due "
+	kept_plan(&plan, "SELECT i.kind, i.status, coalesce(i.number, i.id::text), i.balance_due "
 			 "FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.id = $2 FOR UPDATE OF i", 2, types);
 	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "locking invoice failed");
@@ -217,10 +229,8 @@ store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memory
 	char		inulls[10];
 	Oid			ptypes[3] = {INT8OID, INT8OID, NUMERICOID};
 	Datum		pv[3];
-	HeapTuple	stored;
-	TupleDesc	desc;
 	Datum		result;
-	volatile int rc;
+	int			rc;
 
 	memset(inulls, ' ', sizeof(inulls));
 	iv[0] = Int64GetDatum(tenant);
@@ -235,7 +245,7 @@ store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memory
 	iv[8] = Int64GetDatum(req->refunds);
 	inulls[8] = req->refund ? ' ' : 'n';
 	iv[9] = CStringGetTextDatum(req->created_by);
-	plan_for(&insert_plan,
+	kept_plan(&insert_plan,
 			 "INSERT INTO easeinv.payments AS p (tenant_id, idempotency_key, kind, invoice_id, amount, method, "
 			 "paid_at, reference, refunds_id, created_by) "
 			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
@@ -245,34 +255,23 @@ store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memory
 		elog(ERROR, "inserting a payment failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 	{
-		stored = payment_by_key(tenant, req->key, &desc);
-		if (stored == NULL)
+		if (!stored_payment(fcinfo, tenant, req, cxt, &result))
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not serialize access due to a concurrent payment with the same idempotency key"),
 					 errhint("Retry the transaction; the retry returns the stored payment.")));
-		check_payment_replay(stored, desc, req);
-		return result_with_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
+		return result;
 	}
 	result = result_with_replayed(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, P_NCOLS, false, cxt);
 
 	pv[0] = Int64GetDatum(tenant);
 	pv[1] = Int64GetDatum(req->invoice);
 	pv[2] = req->refund ? DirectFunctionCall1(numeric_uminus, req->amount) : req->amount;
-	plan_for(&paid_plan,
+	kept_plan(&paid_plan,
 			 "UPDATE easeinv.invoices i SET amount_paid = i.amount_paid + $3, "
 			 "status = " INVOICE_STATUS_SQL("(i.amount_paid + $3)", "i.amount_credited", "i.grand_total") " "
 			 "WHERE i.tenant_id = $1 AND i.id = $2", 3, ptypes);
-	invoice_internal_begin();
-	PG_TRY();
-	{
-		rc = SPI_execute_plan(paid_plan, pv, NULL, false, 0);
-	}
-	PG_FINALLY();
-	{
-		invoice_internal_end();
-	}
-	PG_END_TRY();
+	rc = invoice_internal_execute(paid_plan, pv, NULL);
 	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "updating the invoice's payments failed");
 	return result;
@@ -289,8 +288,6 @@ record_payment(PG_FUNCTION_ARGS)
 	PaymentRequest req;
 	int64		tenant;
 	LedgerSession session;
-	HeapTuple	stored;
-	TupleDesc	desc;
 	PayInvoice	inv;
 	Datum		result;
 	int			i;
@@ -325,11 +322,8 @@ record_payment(PG_FUNCTION_ARGS)
 	req.created_by = GetUserNameFromId(GetUserId(), false);
 
 	ledger_begin(&session);
-	stored = payment_by_key(tenant, req.key, &desc);
-	if (stored != NULL)
+	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
 	{
-		check_payment_replay(stored, desc, &req);
-		result = result_with_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
 		ledger_end(&session);
 		return result;
 	}
@@ -339,11 +333,8 @@ record_payment(PG_FUNCTION_ARGS)
 	 * A session with the same key may have committed while this one waited
 	 * for the invoice: that is a replay, decided before the balance is looked at.
 	 */
-	stored = payment_by_key(tenant, req.key, &desc);
-	if (stored != NULL)
+	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
 	{
-		check_payment_replay(stored, desc, &req);
-		result = result_with_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
 		ledger_end(&session);
 		return result;
 	}
@@ -381,8 +372,6 @@ refund_payment(PG_FUNCTION_ARGS)
 	PaymentRequest req;
 	int64		tenant;
 	LedgerSession session;
-	HeapTuple	stored;
-	TupleDesc	desc;
 	PayInvoice	inv;
 	Datum		result;
 	Datum		left;
@@ -402,11 +391,8 @@ refund_payment(PG_FUNCTION_ARGS)
 	req.created_by = GetUserNameFromId(GetUserId(), false);
 
 	ledger_begin(&session);
-	stored = payment_by_key(tenant, req.key, &desc);
-	if (stored != NULL)
+	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
 	{
-		check_payment_replay(stored, desc, &req);
-		result = result_with_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
 		ledger_end(&session);
 		return result;
 	}
@@ -416,7 +402,7 @@ refund_payment(PG_FUNCTION_ARGS)
 		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(req.refunds)};
 
-		plan_for(&payment_plan, "SELECT p.invoice_id, p.method, p.kind FROM easeinv.payments p "
+		kept_plan(&payment_plan, "SELECT p.invoice_id, p.method, p.kind FROM easeinv.payments p "
 				 "WHERE p.tenant_id = $1 AND p.id = $2", 2, types);
 		if (SPI_execute_plan(payment_plan, v, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "reading payments failed");
@@ -433,11 +419,8 @@ refund_payment(PG_FUNCTION_ARGS)
 	/* what is left of it, with the invoice locked so refunds of it queue */
 	lock_for_payment(tenant, req.invoice, &inv);
 	/* a session with the same key may have committed while this one waited */
-	stored = payment_by_key(tenant, req.key, &desc);
-	if (stored != NULL)
+	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
 	{
-		check_payment_replay(stored, desc, &req);
-		result = result_with_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
 		ledger_end(&session);
 		return result;
 	}
@@ -446,7 +429,7 @@ refund_payment(PG_FUNCTION_ARGS)
 		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(req.refunds)};
 
-		plan_for(&left_plan, "SELECT p.amount - coalesce((SELECT sum(r.amount) FROM easeinv.payments r "
+		kept_plan(&left_plan, "SELECT p.amount - coalesce((SELECT sum(r.amount) FROM easeinv.payments r "
 				 "WHERE r.tenant_id = p.tenant_id AND r.invoice_id = p.invoice_id AND r.refunds_id = p.id), 0) "
 				 "FROM easeinv.payments p WHERE p.tenant_id = $1 AND p.id = $2", 2, types);
 		if (SPI_execute_plan(left_plan, v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -478,19 +461,11 @@ refund_payment(PG_FUNCTION_ARGS)
 Datum
 append_only(PG_FUNCTION_ARGS)
 {
-	TriggerData *td;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("easeinv.append_only() can only be called as a trigger")));
-	td = (TriggerData *) fcinfo->context;
 	/* the trigger's argument names the table (a partition's own name would confuse) */
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("%s are append-only: %s is not allowed",
-					td->tg_trigger->tgnargs > 0 ? td->tg_trigger->tgargs[0] : RelationGetRelationName(td->tg_relation),
-					TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" : "DELETE"),
-			 errhint("Correct a payment with easeinv.refund_payment().")));
+	TriggerData *td = CALLED_AS_TRIGGER(fcinfo) ? (TriggerData *) fcinfo->context : NULL;
+
+	refuse_change(fcinfo, "append_only",
+				  td && td->tg_trigger->tgnargs > 0 ? td->tg_trigger->tgargs[0] : "rows of this table",
+				  "Correct a payment with easeinv.refund_payment().");
 	PG_RETURN_NULL();
 }

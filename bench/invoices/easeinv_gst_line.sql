@@ -1,0 +1,2 @@
+-- per-line computation only: easeinv.gst_line (C) over the 500 lines of public.line_inputs
+SELECT sum((easeinv.gst_line(qty, unit_price, gst_rate, intra_state, discount_percent, discount_amount, cess_rate)).line_total) FROM public.line_inputs;

@@ -1,0 +1,2 @@
+-- easeinv 0.4.0: bulk imports (in progress).
+\echo Use "ALTER EXTENSION easeinv UPDATE TO '0.4.0'" to load this file. \quit

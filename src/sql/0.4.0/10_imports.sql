@@ -122,3 +122,34 @@ COMMENT ON FUNCTION easeinv.check_import(text) IS
     'every bad row of the open import (row number in the file, column, value, reason); applies nothing';
 REVOKE ALL ON FUNCTION easeinv.begin_import(text), easeinv.check_import(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION easeinv.begin_import(text), easeinv.check_import(text) TO easeinv_app, easeinv_admin;
+
+-- what apply_import returns
+CREATE TYPE easeinv.import_summary AS (
+    kind       text,
+    rows       bigint,      -- rows in the staging table
+    applied    bigint,      -- new movements stored
+    replayed   bigint,      -- rows whose key was stored already with the same payload (or repeated in the file)
+    rejected   bigint,      -- bad rows left out (skip_bad) -- all or nothing refuses instead
+    levels     bigint,      -- stock_levels rows written, once each
+    elapsed_ms numeric
+);
+
+CREATE FUNCTION easeinv.apply_import(kind text, skip_bad boolean DEFAULT false)
+RETURNS easeinv.import_summary
+    AS 'MODULE_PATHNAME', 'apply_import'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION easeinv.apply_import(text, boolean) IS
+    'applies the open import set-based: all or nothing (every bad row named), or the good rows with skip_bad; idempotent per row';
+REVOKE ALL ON FUNCTION easeinv.apply_import(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION easeinv.apply_import(text, boolean) TO easeinv_app, easeinv_admin;
+
+-- how far running imports have got: the COPY into a staging table, as other sessions see it
+CREATE VIEW easeinv.import_progress WITH (security_invoker = true) AS
+SELECT p.pid, p.relid::regclass AS staging_table, p.tuples_processed AS rows_copied,
+       p.bytes_processed, p.bytes_total, a.usename, a.query_start
+  FROM pg_catalog.pg_stat_progress_copy p
+  JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid
+ WHERE p.relid::regclass::text LIKE '%import\_%';
+COMMENT ON VIEW easeinv.import_progress IS
+    'running imports: rows and bytes copied so far into a staging table (pg_stat_progress_copy)';
+GRANT SELECT ON easeinv.import_progress TO easeinv_app, easeinv_admin;

@@ -136,5 +136,21 @@ SELECT easeinv.apply_import('movements');
 ROLLBACK;
 SELECT easeinv.apply_import('movements');
 \echo :LAST_ERROR_SQLSTATE
+-- apply_import's own refusals: no kind, an unknown kind, no import open
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SAVEPOINT s;
+SELECT easeinv.apply_import(NULL);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.apply_import('invoices');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.apply_import('movements');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+-- the progress view: the application reads it (no COPY of this session is running while it asks)
+SELECT count(*) AS running_imports FROM easeinv.import_progress WHERE pid = pg_backend_pid();
+ROLLBACK;
 RESET ROLE;
 RESET client_min_messages;

@@ -296,7 +296,7 @@ static struct
 	LocalTransactionId lxid;
 	int			n;
 	DateADT		date[RATE_CACHE_SIZE];
-	char		rate[RATE_CACHE_SIZE][12];
+	Datum		rate[RATE_CACHE_SIZE];	/* numeric, in TopTransactionContext */
 } rate_cache;
 
 static bool callbacks_registered = false;
@@ -431,8 +431,6 @@ static bool
 rate_in_force(Datum rate, DateADT date, LazySession *l)
 {
 	static SPIPlanPtr plan = NULL;
-	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
-														   DirectFunctionCall2(numeric_round, rate, Int32GetDatum(2))));
 	Datum		values[2];
 	bool		isnull;
 	int			i;
@@ -443,8 +441,10 @@ rate_in_force(Datum rate, DateADT date, LazySession *l)
 		rate_cache.lxid = EASEINV_MY_LXID;
 		rate_cache.n = 0;
 	}
+	/* 18 and 18.00 are one rate: compared as numbers, no text made per line */
 	for (i = 0; i < rate_cache.n; i++)
-		if (rate_cache.date[i] == date && strcmp(rate_cache.rate[i], text) == 0)
+		if (rate_cache.date[i] == date &&
+			DatumGetBool(DirectFunctionCall2(numeric_eq, rate_cache.rate[i], rate)))
 			return true;
 
 	need_spi(l);
@@ -461,10 +461,14 @@ rate_in_force(Datum rate, DateADT date, LazySession *l)
 		elog(ERROR, "checking a GST rate failed: %s", SPI_result_code_string(rc));
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 		return false;
-	if (rate_cache.n < RATE_CACHE_SIZE && strlen(text) < sizeof(rate_cache.rate[0]))
+	if (rate_cache.n < RATE_CACHE_SIZE)
 	{
+		/* the copy lives as long as the cache entry: this transaction */
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		rate_cache.rate[rate_cache.n] = datumCopy(rate, false, -1);
+		MemoryContextSwitchTo(old);
 		rate_cache.date[rate_cache.n] = date;
-		strlcpy(rate_cache.rate[rate_cache.n], text, sizeof(rate_cache.rate[0]));
 		rate_cache.n++;
 	}
 	return true;
@@ -530,14 +534,17 @@ typedef struct LineCols
 } LineCols;
 
 static LineCols *
-line_cols(Relation rel)
+line_cols(TriggerData *td)
 {
+	Relation	rel = td->tg_relation;
 	static LineCols c;
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
 	if (c.relid == RelationGetRelid(rel) && c.desc == desc)
 		return &c;
+	/* checked once per partition, not per row */
+	check_trigger_table(td, "invoice_line_compute", "invoice_lines");
 	c.relid = InvalidOid;
 	c.invoice_id = attnum(desc, "invoice_id");
 	c.product_id = attnum(desc, "product_id");
@@ -643,10 +650,9 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("easeinv.invoice_line_compute() must be a BEFORE ... FOR EACH ROW trigger")));
-	check_trigger_table(td, "invoice_line_compute", "invoice_lines");
 	register_callbacks();
 	desc = RelationGetDescr(td->tg_relation);
-	lc = line_cols(td->tg_relation);
+	lc = line_cols(td);
 	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))

@@ -1,33 +1,47 @@
 /*-------------------------------------------------------------------------
  * imports.c
- *	  apply_import(): applies the open import of the transaction, set-based.
+ *	  Bulk imports: begin_import, check_import, apply_import, import_time.
  *
- * For kind 'movements' (the staging table pg_temp.import_movements, filled by
- * COPY after easeinv.begin_import), in one call:
- *	  1. every bad row is found at once (easeinv.check_import): all or nothing
- *		 refuses the batch (22023) naming the first bad rows and how many there
- *		 are; with skip_bad the bad rows are left out and listed in
- *		 pg_temp.import_rejects;
- *	  2. the good rows are resolved (SKU and location codes to ids) into
- *		 pg_temp.import_good, a key repeated in the file with the same payload
- *		 counting once;
- *	  3. keys already in the ledger are replays when their payload is the same,
- *		 refused rows otherwise (as move_stock refuses them);
- *	  4. the new movements are inserted in one INSERT ... SELECT in key order
- *		 (ON CONFLICT DO NOTHING: a concurrent import that stored a key first
- *		 makes the row a replay or a conflict, found the same way), and in the
- *		 same statement the levels are upserted once per (product, location)
- *		 from the aggregated deltas of the inserted rows, in (product, location)
- *		 order, so that two imports cannot deadlock;
- *	  5. a strict tenant's internal level left below zero refuses the batch
- *		 (23514): the rule is checked on the batch's result, not row by row.
- * Statements run as the ledger's owner (ledger_begin), like move_stock.
+ * An import is one transaction of one tenant:
+ *	  begin_import(kind) creates the staging table pg_temp.import_<kind>, ON
+ *		 COMMIT DROP, whose columns are the CSV's, all text, so that COPY never
+ *		 stops at a bad value and every bad row can be reported;
+ *	  COPY import_<kind> FROM STDIN (FORMAT csv, HEADER) fills it;
+ *	  check_import(kind) lists every bad row (row, column, value, reason);
+ *	  apply_import(kind, skip_bad) applies the batch set-based.
+ *
+ * Every kind goes through the same steps, each one statement over the whole
+ * batch (no per-row calls), as the ledger's owner (ledger_begin):
+ *	  1. resolve: pg_temp.import_rows holds every staged row with its number in
+ *		 the file, its parsed values, the ids its codes name, the stored row its
+ *		 key already names (and the first field that differs from it), and the
+ *		 first row of the file with the same key (and whether its payload
+ *		 differs); written in (key, row) order, which the insert relies on;
+ *	  2. check: pg_temp.import_rejects gets one row per bad field, from one scan;
+ *		 all or nothing refuses the batch (22023) naming the first 20 bad rows,
+ *		 skip_bad leaves them out;
+ *	  3. apply: the rows that are new (first of their key in the file, key not
+ *		 stored, not bad) are inserted in key order with ON CONFLICT DO NOTHING;
+ *		 for the ledger kinds the same statement upserts stock_levels once per
+ *		 (product, location) from the aggregated deltas of the inserted rows, in
+ *		 (product, location) order, so two imports wait for each other in one
+ *		 order and never deadlock;
+ *	  4. race: a key stored meanwhile by a concurrent import is not inserted; it
+ *		 is compared again with what is stored now: a replay or a bad row;
+ *	  5. the negative-stock rule on the batch's result (23514).
+ *
+ * Rows whose key is stored with the same payload, or repeated in the file with
+ * the same payload, are replays; blank rows (every field empty) and opening
+ * stock of zero are skipped.  rows = applied + replayed + rejected + skipped.
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
 #include "ledger.h"
 
+#include <ctype.h>
+
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -35,50 +49,405 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
+PG_FUNCTION_INFO_V1(begin_import);
+PG_FUNCTION_INFO_V1(check_import);
 PG_FUNCTION_INFO_V1(apply_import);
+PG_FUNCTION_INFO_V1(import_time);
+
+/* the work_mem an apply uses at least: its sorts and aggregates are over the whole batch */
+#define IMPORT_WORK_MEM		"64MB"
+
+/* Shared SQL fragments ($T is the tenant id, $U the caller as an identifier, $N as a literal) */
+#define NUM_RE		"'^[0-9]{1,30}(\\.[0-9]{1,30})?$'"
+#define NUMERIC_OF(col) \
+	"CASE WHEN btrim(i." col ") ~ " NUM_RE " THEN btrim(i." col ")::numeric END"
+
+/* the reasons for a quantity, a cost, a time, shared by the ledger kinds */
+#define QTY_REASON(bad_cond, bad_text) \
+	"CASE WHEN NULLIF(btrim(r.qty), '') IS NULL THEN 'missing' " \
+	"WHEN " bad_cond " THEN '" bad_text "' " \
+	"WHEN r.q >= 1e14 THEN 'too large (at most 14 digits before the point)' " \
+	"WHEN min_scale(r.q) > 4 THEN 'more than 4 decimal places' END"
+#define COST_REASON \
+	"CASE WHEN NULLIF(btrim(r.unit_cost), '') IS NULL THEN NULL " \
+	"WHEN r.cost IS NULL THEN 'not a number (0 or more)' " \
+	"WHEN r.cost >= 1e14 OR min_scale(r.cost) > 4 THEN 'too large or more than 4 decimal places' END"
+#define TIME_REASON \
+	"CASE WHEN NULLIF(btrim(r.occurred_at), '') IS NOT NULL AND r.at IS NULL " \
+	"THEN 'not a date and time between 1900 and 2999 (2025-10-01 or 2025-10-01 14:30:00+05:30)' END"
+#define PRODUCT_REASON \
+	"CASE WHEN r.product_id IS NULL AND NULLIF(btrim(r.sku), '') IS NULL THEN 'missing' " \
+	"WHEN r.product_id IS NULL THEN 'no product with this SKU' " \
+	"WHEN NOT r.track_stock THEN 'the product does not track stock' END"
+
+/*
+ * An import kind.  resolve yields one row per staged row with at least n (row
+ * in the file), k (the row's key, NULL when it has none), payload (text compared
+ * between rows of one key) and blank; stored_join names the stored row s of the
+ * key (stored_table, joined ON stored_on) and differs says (as text) how s differs from row r, NULL when it does
+ * not; checks is the VALUES list (column, value, reason) of the reject step
+ * over r; skip says which good rows store nothing.  All may use $T.
+ */
+typedef struct ImportKind
+{
+	const char *name;
+	const char *columns;		/* the staging table's, all text */
+	const char *resolve;
+	const char *stored_table;
+	const char *stored_on;
+	const char *differs;
+	const char *checks;
+	const char *skip;
+	bool		ledger;			/* writes movements and levels */
+} ImportKind;
+
+static const ImportKind kinds[] = {
+	{
+		.name = "movements",
+		.columns = "idempotency_key, sku, from_location, to_location, qty, unit_cost, reason, "
+		"reference_type, reference_id, occurred_at",
+		.resolve =
+		"SELECT x.*, p.id AS product_id, p.track_stock, fl.id AS from_id, tl.id AS to_id "
+		"FROM (SELECT row_number() OVER () AS n, i.*, "
+		"        btrim(concat(i.idempotency_key, i.sku, i.from_location, i.to_location, i.qty, i.unit_cost, "
+		"                     i.reason, i.reference_type, i.reference_id, i.occurred_at)) = '' AS blank, "
+		"        NULLIF(btrim(i.idempotency_key), '') AS k, "
+		"        ROW(i.sku, i.from_location, i.to_location, i.qty, i.unit_cost, i.reason, i.reference_type, "
+		"            i.reference_id, i.occurred_at)::text AS payload, "
+		"        " NUMERIC_OF("qty") " AS q, " NUMERIC_OF("unit_cost") " AS cost, "
+		"        easeinv.import_time(i.occurred_at) AS at "
+		"      FROM pg_temp.import_movements i) x "
+		"LEFT JOIN easeinv.products p ON p.tenant_id = $T AND p.sku = btrim(x.sku) AND p.deleted_at IS NULL "
+		"LEFT JOIN easeinv.locations fl ON fl.tenant_id = $T AND fl.code = btrim(x.from_location) AND fl.deleted_at IS NULL "
+		"LEFT JOIN easeinv.locations tl ON tl.tenant_id = $T AND tl.code = btrim(x.to_location) AND tl.deleted_at IS NULL",
+		.stored_table = "easeinv.stock_movements s",
+		.stored_on = "s.tenant_id = $T AND s.idempotency_key = r.k",
+		.differs =
+		"CASE WHEN s.id IS NULL THEN NULL "
+		"WHEN s.reverses_id IS NOT NULL THEN 'a reversal' "
+		"WHEN s.product_id IS DISTINCT FROM r.product_id THEN 'another product' "
+		"WHEN s.from_location_id IS DISTINCT FROM r.from_id THEN 'another from_location' "
+		"WHEN s.to_location_id IS DISTINCT FROM r.to_id THEN 'another to_location' "
+		"WHEN s.qty IS DISTINCT FROM r.q THEN 'qty ' || s.qty "
+		"WHEN s.unit_cost IS DISTINCT FROM r.cost THEN 'unit_cost ' || coalesce(s.unit_cost::text, 'empty') "
+		"WHEN s.reason IS DISTINCT FROM NULLIF(r.reason, '') THEN 'another reason' "
+		"WHEN s.reference_type IS DISTINCT FROM NULLIF(r.reference_type, '') THEN 'another reference_type' "
+		"WHEN s.reference_id IS DISTINCT FROM NULLIF(r.reference_id, '') THEN 'another reference_id' "
+		"WHEN r.at IS NOT NULL AND s.occurred_at <> r.at THEN 'another occurred_at' END",
+		.checks =
+		"('idempotency_key', r.idempotency_key, "
+		"  CASE WHEN r.k IS NULL THEN 'missing' "
+		"  WHEN length(r.k) > 255 THEN 'longer than 255 characters' "
+		"  WHEN r.k LIKE 'easeinv:%' THEN 'keys starting with easeinv: are reserved' "
+		"  WHEN r.dup_differs THEN 'also in row ' || r.first_n || ' with another payload' "
+		"  WHEN r.stored_differs IS NOT NULL THEN "
+		"    'key already used for movement ' || r.stored_id || ' with ' || r.stored_differs END), "
+		"('sku', r.sku, " PRODUCT_REASON "), "
+		"('from_location', r.from_location, "
+		"  CASE WHEN r.from_id IS NULL AND NULLIF(btrim(r.from_location), '') IS NULL THEN 'missing' "
+		"  WHEN r.from_id IS NULL THEN 'no location with this code' END), "
+		"('to_location', r.to_location, "
+		"  CASE WHEN r.to_id IS NULL AND NULLIF(btrim(r.to_location), '') IS NULL THEN 'missing' "
+		"  WHEN r.to_id IS NULL THEN 'no location with this code' "
+		"  WHEN r.to_id = r.from_id THEN 'the same as from_location' END), "
+		"('qty', r.qty, " QTY_REASON("r.q IS NULL OR r.q = 0", "not a positive number") "), "
+		"('unit_cost', r.unit_cost, " COST_REASON "), "
+		"('occurred_at', r.occurred_at, " TIME_REASON "), "
+		"('reason', r.reason, CASE WHEN length(r.reason) > 500 THEN 'longer than 500 characters' END), "
+		"('reference_type', r.reference_type, "
+		"  CASE WHEN length(r.reference_type) > 64 THEN 'longer than 64 characters' END), "
+		"('reference_id', r.reference_id, "
+		"  CASE WHEN length(r.reference_id) > 255 THEN 'longer than 255 characters' END)",
+		.skip = "false",
+		.ledger = true
+	},
+	{
+		.name = "products",
+		.columns = "sku, name, hsn_code, unit, gst_rate, track_stock",
+		.resolve =
+		"SELECT x.*, x.rate IN (SELECT g.rate FROM easeinv.gst_rates g) AS rate_known "
+		"FROM (SELECT row_number() OVER () AS n, i.*, "
+		"        btrim(concat(i.sku, i.name, i.hsn_code, i.unit, i.gst_rate, i.track_stock)) = '' AS blank, "
+		"        NULLIF(btrim(i.sku), '') AS k, "
+		"        ROW(i.name, i.hsn_code, i.unit, i.gst_rate, i.track_stock)::text AS payload, "
+		"        NULLIF(btrim(i.name), '') AS nm, NULLIF(btrim(i.hsn_code), '') AS hsn, "
+		"        upper(coalesce(NULLIF(btrim(i.unit), ''), 'NOS')) AS u, "
+		"        CASE WHEN btrim(i.gst_rate) ~ '^[0-9]{1,3}(\\.[0-9]{1,30})?[ ]*%?$' "
+		"             THEN rtrim(rtrim(btrim(i.gst_rate), '%'))::numeric END AS rate, "
+		"        CASE WHEN NULLIF(btrim(i.track_stock), '') IS NULL THEN true "
+		"             WHEN lower(btrim(i.track_stock)) IN ('true', 't', 'yes', 'y', '1') THEN true "
+		"             WHEN lower(btrim(i.track_stock)) IN ('false', 'f', 'no', 'n', '0') THEN false END AS ts "
+		"      FROM pg_temp.import_products i) x",
+		.stored_table = "easeinv.products s",
+		.stored_on = "s.tenant_id = $T AND s.sku = r.k AND s.deleted_at IS NULL",
+		.differs =
+		"CASE WHEN s.id IS NULL THEN NULL "
+		"WHEN s.name IS DISTINCT FROM r.nm THEN format('name %L', s.name) "
+		"WHEN s.hsn_code IS DISTINCT FROM r.hsn THEN format('hsn_code %L', s.hsn_code) "
+		"WHEN s.unit IS DISTINCT FROM r.u THEN format('unit %s', s.unit) "
+		"WHEN s.gst_rate IS DISTINCT FROM r.rate THEN format('gst_rate %s', s.gst_rate) "
+		"WHEN s.track_stock IS DISTINCT FROM r.ts THEN format('track_stock %s', s.track_stock) END",
+		.checks =
+		"('sku', r.sku, "
+		"  CASE WHEN r.k IS NULL THEN 'missing' "
+		"  WHEN length(r.k) > 64 THEN 'longer than 64 characters' "
+		"  WHEN r.dup_differs THEN 'also in row ' || r.first_n || ' with another payload' "
+		"  WHEN r.stored_differs IS NOT NULL THEN "
+		"    'product ' || r.stored_id || ' has this SKU with ' || r.stored_differs END), "
+		"('name', r.name, "
+		"  CASE WHEN r.nm IS NULL THEN 'missing' WHEN length(r.nm) > 300 THEN 'longer than 300 characters' END), "
+		"('hsn_code', r.hsn_code, "
+		"  CASE WHEN r.hsn !~ '^[0-9]{4}([0-9]{2}){0,2}$' THEN 'not an HSN or SAC code (4, 6 or 8 digits)' END), "
+		"('unit', r.unit, "
+		"  CASE WHEN r.u !~ '^[A-Z]{3}$' THEN 'not a unit quantity code (3 letters: NOS, KGS, MTR, ...)' END), "
+		"('gst_rate', r.gst_rate, "
+		"  CASE WHEN NULLIF(btrim(r.gst_rate), '') IS NULL THEN 'missing (the GST rate in percent, e.g. 18)' "
+		"  WHEN r.rate IS NULL THEN 'not a number' "
+		"  WHEN NOT r.rate_known THEN 'not a GST rate (easeinv.gst_rates lists them)' END), "
+		"('track_stock', r.track_stock, "
+		"  CASE WHEN r.ts IS NULL THEN 'not true or false (yes/no and 1/0 also do)' END)",
+		.skip = "false",
+		.ledger = false
+	},
+	{
+		.name = "opening_stock",
+		.columns = "sku, location, qty, unit_cost, occurred_at",
+		.resolve =
+		"SELECT x.*, p.id AS product_id, p.track_stock, l.id AS location_id, "
+		"       l.kind IN ('warehouse', 'store', 'bin') AS internal, "
+		"       'easeinv:opening:' || p.id || ':' || l.id AS k "
+		"FROM (SELECT row_number() OVER () AS n, i.*, "
+		"        btrim(concat(i.sku, i.location, i.qty, i.unit_cost, i.occurred_at)) = '' AS blank, "
+		"        ROW(i.qty, i.unit_cost, i.occurred_at)::text AS payload, "
+		"        " NUMERIC_OF("qty") " AS q, " NUMERIC_OF("unit_cost") " AS cost, "
+		"        easeinv.import_time(i.occurred_at) AS at "
+		"      FROM pg_temp.import_opening_stock i) x "
+		"LEFT JOIN easeinv.products p ON p.tenant_id = $T AND p.sku = btrim(x.sku) AND p.deleted_at IS NULL "
+		"LEFT JOIN easeinv.locations l ON l.tenant_id = $T AND l.code = btrim(x.location) AND l.deleted_at IS NULL",
+		.stored_table = "easeinv.stock_movements s",
+		.stored_on = "s.tenant_id = $T AND s.idempotency_key = r.k",
+		.differs =
+		"CASE WHEN s.id IS NULL THEN NULL "
+		"WHEN s.qty IS DISTINCT FROM r.q THEN 'qty ' || s.qty "
+		"WHEN s.unit_cost IS DISTINCT FROM r.cost THEN 'unit_cost ' || coalesce(s.unit_cost::text, 'empty') "
+		"WHEN r.at IS NOT NULL AND s.occurred_at <> r.at THEN 'another occurred_at' END",
+		.checks =
+		"('sku', r.sku, " PRODUCT_REASON "), "
+		"('location', r.location, "
+		"  CASE WHEN r.location_id IS NULL AND NULLIF(btrim(r.location), '') IS NULL THEN 'missing' "
+		"  WHEN r.location_id IS NULL THEN 'no location with this code' "
+		"  WHEN NOT r.internal THEN 'not a location that holds stock (warehouse, store or bin)' "
+		"  WHEN r.dup_differs THEN 'this product and location are also in row ' || r.first_n || "
+		"    ' with another quantity, cost or time' "
+		"  WHEN r.stored_differs IS NOT NULL THEN "
+		"    'opening stock of this product here is already recorded with ' || r.stored_differs || "
+		"    ' (movement ' || r.stored_id || ')' END), "
+		"('qty', r.qty, " QTY_REASON("r.q IS NULL", "not a number (0 or more)") "), "
+		"('unit_cost', r.unit_cost, " COST_REASON "), "
+		"('occurred_at', r.occurred_at, " TIME_REASON ")",
+		.skip = "r.q = 0",
+		.ledger = true
+	}
+};
+
+#define KIND_NAMES	"movements, products, opening_stock"
+
+/* An apply's state and counts. */
+typedef struct ImportRun
+{
+	const ImportKind *kind;
+	int64		tenant;
+	char	   *caller;			/* the calling role's name */
+	bool		skip_bad;
+	int64		rows,
+				applied,
+				replayed,
+				rejected,
+				skipped,
+				levels,
+				fresh;
+} ImportRun;
+
+/* ---------------------------------------------------------------- helpers */
+
+/* the kind named by argument 0 (22004 when null, 22023 when unknown) */
+static const ImportKind *
+kind_arg(FunctionCallInfo fcinfo)
+{
+	char	   *name;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("kind must not be null"),
+				 errhint("Imports: " KIND_NAMES ".")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	for (i = 0; i < (int) lengthof(kinds); i++)
+		if (strcmp(name, kinds[i].name) == 0)
+			return &kinds[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown import kind \"%s\"", name),
+			 errhint("Imports: " KIND_NAMES ".")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* sql with $T replaced by the tenant and $U by the caller */
+static char *
+fill(const char *sql, ImportRun *run)
+{
+	StringInfoData out;
+	const char *p;
+
+	initStringInfo(&out);
+	for (p = sql; *p; p++)
+	{
+		if (p[0] == '$' && p[1] == 'T')
+		{
+			appendStringInfo(&out, INT64_FORMAT, run->tenant);
+			p++;
+		}
+		else if (p[0] == '$' && (p[1] == 'U' || p[1] == 'N'))
+		{
+			appendStringInfoString(&out, p[1] == 'U' ? quote_identifier(run->caller)
+								   : quote_literal_cstr(run->caller));
+			p++;
+		}
+		else
+			appendStringInfoChar(&out, *p);
+	}
+	return out.data;
+}
 
 /* run a statement; its row count */
 static uint64
-run(const char *sql, int expected)
+run_sql(ImportRun *run, const char *sql, int expected)
 {
-	int			rc = SPI_execute(sql, false, 0);
+	char	   *filled = fill(sql, run);
+	int			rc = SPI_execute(filled, false, 0);
 
 	if (rc != expected)
-		elog(ERROR, "import statement failed (%s): %s", SPI_result_code_string(rc), sql);
+		elog(ERROR, "import statement failed (%s): %s", SPI_result_code_string(rc), filled);
+	pfree(filled);
 	return SPI_processed;
 }
 
-/* drop_temp: drop the session's temporary table if there is one (quietly) */
-static void
-drop_temp(const char *name)
+/* column i (1-based) of the single row the last query returned, as int8 */
+static int64
+result_int(int i)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/* whether the session has the temporary table */
+static bool
+temp_exists(const char *name)
 {
 	char	   *sql = psprintf("SELECT pg_catalog.to_regclass('pg_temp.%s') IS NOT NULL", name);
 	bool		isnull;
 
 	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "import query failed: %s", sql);
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-		run(psprintf("DROP TABLE pg_temp.%s", name), SPI_OK_UTILITY);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* a single bigint from a query */
-static int64
-scalar(const char *sql)
+/* the open import of the kind, or 55000 */
+static void
+require_open(const ImportKind *kind)
 {
-	bool		isnull;
-	Datum		d;
+	char	   *staging = psprintf("import_%s", kind->name);
 
-	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "import query failed: %s", sql);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetInt64(d);
+	if (!temp_exists(staging))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no import of %s is open in this transaction", kind->name),
+				 errhint("Call easeinv.begin_import('%s') first, in the same transaction.", kind->name)));
+}
+
+/*
+ * resolve_and_check: steps 1 and 2.  pg_temp.import_rows and
+ * pg_temp.import_rejects are made anew (the caller may read the rejects).
+ */
+static void
+resolve_and_check(ImportRun *run)
+{
+	const ImportKind *kind = run->kind;
+	char	   *sql;
+
+	require_open(kind);
+	if (temp_exists("import_rows"))
+		run_sql(run, "DROP TABLE pg_temp.import_rows", SPI_OK_UTILITY);
+	if (temp_exists("import_rejects"))
+		run_sql(run, "DROP TABLE pg_temp.import_rejects", SPI_OK_UTILITY);
+
+	/*
+	 * 1. Rows numbered in file order: row_number() over the bare scan of a
+	 * temporary heap that COPY filled is its physical order (a scan of local
+	 * buffers never starts mid-table).  The window sorts by (key, row): the
+	 * table is written in that order, which the insert's key order relies on.
+	 */
+	sql = psprintf("CREATE TEMPORARY TABLE import_rows ON COMMIT DROP AS "
+				   "SELECT r.*, s.id AS stored_id, %s AS stored_differs, "
+				   "       first_value(r.n) OVER w AS first_n, "
+				   "       first_value(r.payload) OVER w IS DISTINCT FROM r.payload AS dup_differs "
+				   "FROM (%s) r LEFT JOIN %s ON %s "
+				   "WINDOW w AS (PARTITION BY r.k ORDER BY r.n)",
+				   kind->differs, kind->resolve, kind->stored_table, kind->stored_on);
+	run_sql(run, sql, SPI_OK_UTILITY);
+
+	/* 2. one row per bad field, from one scan */
+	sql = psprintf("CREATE TEMPORARY TABLE import_rejects ON COMMIT DROP AS "
+				   "SELECT r.n AS row_no, c.column_name, c.value, c.reason "
+				   "FROM pg_temp.import_rows r "
+				   "CROSS JOIN LATERAL (VALUES %s) c(column_name, value, reason) "
+				   "WHERE NOT r.blank AND c.reason IS NOT NULL",
+				   kind->checks);
+	run_sql(run, sql, SPI_OK_UTILITY);
+	/* made by the owner, whose statements these are: the caller reads it */
+	run_sql(run, "GRANT SELECT ON pg_temp.import_rejects TO $U", SPI_OK_UTILITY);
+}
+
+/*
+ * count_rows: rows, bad rows, skipped rows, and the fresh rows (first of
+ * their key, key not stored, not bad, not skipped) the insert will take.
+ */
+#define GOOD_ROW \
+	"NOT r.blank AND NOT EXISTS (SELECT 1 FROM pg_temp.import_rejects x WHERE x.row_no = r.n)"
+#define FRESH_ROW \
+	GOOD_ROW " AND r.n = r.first_n AND r.stored_id IS NULL"
+
+static void
+count_rows(ImportRun *run)
+{
+	/* the bad rows by a join, not per row: a FILTER cannot become an anti-join */
+	char	   *sql = psprintf("SELECT count(*), count(b.row_no), "
+							   " count(*) FILTER (WHERE r.blank OR (%1$s AND (%2$s))), "
+							   " count(*) FILTER (WHERE %1$s AND NOT (%2$s)) "
+							   "FROM pg_temp.import_rows r "
+							   "LEFT JOIN (SELECT DISTINCT x.row_no FROM pg_temp.import_rejects x) b ON b.row_no = r.n",
+							   "(NOT r.blank AND b.row_no IS NULL AND r.n = r.first_n AND r.stored_id IS NULL)",
+							   run->kind->skip);
+
+	run_sql(run, sql, SPI_OK_SELECT);
+	run->rows = result_int(1);
+	run->rejected = result_int(2);
+	run->skipped = result_int(3);
+	run->fresh = result_int(4);
 }
 
 /* refuse_rejects: the batch's bad rows, all or nothing (22023). */
 static void
-refuse_rejects(int64 rejected, int64 rows)
+refuse_rejects(ImportRun *run, int64 bad)
 {
 	StringInfoData detail;
 	uint64		i;
@@ -90,191 +459,429 @@ refuse_rejects(int64 rejected, int64 rows)
 	for (i = 0; i < SPI_processed; i++)
 		appendStringInfo(&detail, "%s%s", i ? "\n" : "",
 						 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-	if ((int64) SPI_processed < rejected)
-		appendStringInfo(&detail, "\n... and %lld more", (long long) (rejected - (int64) SPI_processed));
+	if (SPI_execute("SELECT count(*) FROM pg_temp.import_rejects", false, 0) == SPI_OK_SELECT &&
+		result_int(1) > (int64) i)
+		appendStringInfo(&detail, "\n... and %lld more", (long long) (result_int(1) - (int64) i));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("import refused: %lld of %lld rows are bad, nothing was applied",
-					(long long) rejected, (long long) rows),
+					(long long) bad, (long long) run->rows),
 			 errdetail("%s", detail.data),
-			 errhint("easeinv.check_import('movements') lists every bad row; "
-					 "easeinv.apply_import('movements', skip_bad => true) applies the good ones.")));
+			 errhint("easeinv.check_import('%s') lists every bad row; "
+					 "easeinv.apply_import('%s', skip_bad => true) applies the good ones.",
+					 run->kind->name, run->kind->name)));
+}
+
+/* ---------------------------------------------------------------- applying */
+
+/*
+ * insert_movements: the fresh rows into the ledger (select_list: key, product,
+ * from, to, qty, reason, reference type and id, unit cost, time) and, in the
+ * same statement, the levels once per (product, location).
+ */
+static void
+insert_movements(ImportRun *run, const char *select_list)
+{
+	char	   *sql;
+
+	sql = psprintf("WITH ins AS ("
+				   " INSERT INTO easeinv.stock_movements (tenant_id, idempotency_key, product_id, from_location_id, "
+				   "   to_location_id, qty, reason, reference_type, reference_id, unit_cost, occurred_at, created_by) "
+				   " SELECT $T, %s, $N FROM pg_temp.import_rows r WHERE " FRESH_ROW " AND NOT (%s) "
+				   /* no ORDER BY: import_rows is in key order, the scan keeps it */
+				   " ON CONFLICT DO NOTHING "
+				   " RETURNING product_id, from_location_id, to_location_id, qty), "
+				   "lv AS ("
+				   " INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand) "
+				   " SELECT $T, d.product_id, d.location_id, sum(d.delta) "
+				   " FROM (SELECT i.product_id, i.from_location_id AS location_id, -i.qty AS delta FROM ins i "
+				   "       UNION ALL SELECT i.product_id, i.to_location_id, i.qty FROM ins i) d "
+				   " GROUP BY d.product_id, d.location_id ORDER BY d.product_id, d.location_id "
+				   " ON CONFLICT (tenant_id, product_id, location_id) "
+				   " DO UPDATE SET on_hand = l.on_hand + excluded.on_hand, updated_at = now() "
+				   " RETURNING 1) "
+				   "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM lv)",
+				   select_list, run->kind->skip);
+	run_sql(run, sql, SPI_OK_SELECT);
+	run->applied = result_int(1);
+	run->levels = result_int(2);
+}
+
+/* apply_movements: the movements kind */
+static void
+apply_movements(ImportRun *run)
+{
+	insert_movements(run, "r.k, r.product_id, r.from_id, r.to_id, r.q, NULLIF(r.reason, ''), "
+					 "NULLIF(r.reference_type, ''), NULLIF(r.reference_id, ''), r.cost, coalesce(r.at, now())");
+}
+
+/*
+ * apply_opening_stock: movements from the tenant's virtual location OPENING
+ * (kind adjustment; made by the first opening-stock import that needs it).
+ */
+static void
+apply_opening_stock(ImportRun *run)
+{
+	int64		opening;
+	char	   *list;
+
+	run_sql(run, "SELECT id, kind FROM easeinv.locations "
+			"WHERE tenant_id = $T AND code = 'OPENING' AND deleted_at IS NULL", SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		char	   *lkind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		if (strcmp(lkind, "adjustment") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("location OPENING is a %s location, opening stock comes from an adjustment location", lkind),
+					 errhint("Rename that location's code; the import then makes OPENING (kind adjustment).")));
+		opening = result_int(1);
+	}
+	else
+	{
+		if (run->fresh == 0)
+			return;
+		run_sql(run, "INSERT INTO easeinv.locations (tenant_id, code, name, kind) "
+				"VALUES ($T, 'OPENING', 'Opening stock', 'adjustment') RETURNING id", SPI_OK_INSERT_RETURNING);
+		opening = result_int(1);
+	}
+	list = psprintf("r.k, r.product_id, " INT64_FORMAT ", r.location_id, r.q, 'opening stock', "
+					"'opening_stock', NULL, r.cost, coalesce(r.at, now())", opening);
+	insert_movements(run, list);
+}
+
+/* apply_products: the products kind, inserted in SKU order */
+static void
+apply_products(ImportRun *run)
+{
+	run_sql(run, "WITH ins AS ("
+			" INSERT INTO easeinv.products (tenant_id, sku, name, hsn_code, unit, gst_rate, track_stock) "
+			" SELECT $T, r.k, r.nm, r.hsn, r.u, r.rate, r.ts FROM pg_temp.import_rows r WHERE " FRESH_ROW
+			" ON CONFLICT (tenant_id, sku) WHERE deleted_at IS NULL DO NOTHING RETURNING 1) "
+			"SELECT count(*) FROM ins", SPI_OK_SELECT);
+	run->applied = result_int(1);
+	run->levels = 0;
+}
+
+/*
+ * check_race: fresh rows a concurrent import stored first were not inserted.
+ * Compared with what is stored now: the same payload is a replay, another a
+ * bad row.  (The rows this apply inserted compare equal.)
+ */
+static void
+check_race(ImportRun *run)
+{
+	char	   *sql;
+	int64		conflicts;
+
+	if (run->applied >= run->fresh)
+		return;
+	sql = psprintf("UPDATE pg_temp.import_rows r SET stored_id = s.id, stored_differs = %s "
+				   "FROM %s WHERE %s AND " FRESH_ROW " AND (%s) IS NOT NULL",
+				   run->kind->differs, run->kind->stored_table, run->kind->stored_on, run->kind->differs);
+	conflicts = (int64) run_sql(run, sql, SPI_OK_UPDATE);
+	if (conflicts == 0)
+		return;
+	sql = psprintf("INSERT INTO pg_temp.import_rejects "
+				   "SELECT r.n, c.column_name, c.value, c.reason FROM pg_temp.import_rows r "
+				   "CROSS JOIN LATERAL (VALUES %s) c(column_name, value, reason) "
+				   "WHERE r.stored_differs IS NOT NULL AND c.reason IS NOT NULL "
+				   "  AND r.n NOT IN (SELECT x.row_no FROM pg_temp.import_rejects x)",
+				   run->kind->checks);
+	run_sql(run, sql, SPI_OK_INSERT);
+	run->rejected += conflicts;
+	if (!run->skip_bad)
+		refuse_rejects(run, conflicts);
+	/* stored by the other import: nothing of this apply to undo */
+}
+
+/* check_negative: a strict tenant's internal level below zero refuses the batch */
+static void
+check_negative(ImportRun *run)
+{
+	if (tenant_allows_negative(run->tenant))
+		return;
+	run_sql(run, "SELECT format('product %s at location %s would have %s available', p.sku, c.code, l.available) "
+			"FROM easeinv.stock_levels l "
+			"JOIN easeinv.locations c ON c.tenant_id = l.tenant_id AND c.id = l.location_id "
+			"JOIN easeinv.products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id "
+			"WHERE l.tenant_id = $T AND l.available < 0 "
+			"  AND c.kind IN ('warehouse', 'store', 'bin') AND l.updated_at = now() "
+			"ORDER BY l.product_id, l.location_id LIMIT 1", SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("import refused: insufficient stock"),
+				 errdetail("After the batch %s.", SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errhint("Import the receipts first, or allow negative stock in the tenant's settings (allow_negative_stock).")));
+}
+
+/* the caller's name */
+static char *
+caller_name(void)
+{
+	return GetUserNameFromId(GetUserId(), false);
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+/*
+ * begin_import(kind text) returns text: creates pg_temp.import_<kind> (the
+ * CSV's columns, all text, ON COMMIT DROP) as the caller and returns the COPY
+ * command to fill it.
+ */
+Datum
+begin_import(PG_FUNCTION_ARGS)
+{
+	const ImportKind *kind = kind_arg(fcinfo);
+	StringInfoData sql;
+	char	   *staging = psprintf("import_%s", kind->name);
+	char	   *cols = pstrdup(kind->columns);
+	char	   *col;
+	char	   *save;
+	Oid			owner;
+	int			save_nest = NewGUCNestLevel();
+
+	(void) easeinv_resolve_tenant(TENANT_REQUIRED);
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (temp_exists(staging))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("an import of %s is already open in this transaction", kind->name),
+				 errhint("Copy more rows into it, or roll back to start again.")));
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TEMPORARY TABLE %s (", staging);
+	for (col = strtok_r(cols, ", ", &save); col; col = strtok_r(NULL, ", ", &save))
+		appendStringInfo(&sql, "%s%s pg_catalog.text", sql.data[sql.len - 1] == '(' ? "" : ", ", col);
+	appendStringInfoString(&sql, ") ON COMMIT DROP");
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "creating the staging table failed: %s", sql.data);
+
+	/* the apply reads it as the ledger's owner */
+	owner = ledger_owner();
+	if (owner != GetUserId() && !superuser_arg(owner))
+	{
+		char	   *grant = psprintf("GRANT SELECT ON pg_temp.%s TO %s", staging,
+									 quote_identifier(GetUserNameFromId(owner, false)));
+
+		if (SPI_execute(grant, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "granting the staging table failed");
+	}
+	SPI_finish();
+	AtEOXact_GUC(true, save_nest);
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("COPY %s FROM STDIN (FORMAT csv, HEADER)", staging)));
+}
+
+/*
+ * check_import(kind text) returns table (row_no, column_name, value, reason):
+ * every bad field of the open import, in row order; applies nothing.
+ */
+Datum
+check_import(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ImportRun	run = {0};
+	LedgerSession session;
+	uint64		i;
+
+	run.kind = kind_arg(fcinfo);
+	run.tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	run.caller = caller_name();
+	InitMaterializedSRF(fcinfo, 0);
+
+	ledger_begin(&session);
+	resolve_and_check(&run);
+	if (SPI_execute("SELECT row_no, column_name, value, reason FROM pg_temp.import_rejects "
+					"ORDER BY row_no, column_name", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading rejects failed");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4];
+		int			c;
+
+		for (c = 0; c < 4; c++)
+			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	run_sql(&run, "DROP TABLE pg_temp.import_rows", SPI_OK_UTILITY);
+	ledger_end(&session);
+	return (Datum) 0;
 }
 
 /*
  * apply_import(kind text, skip_bad boolean) returns easeinv.import_summary:
- * kind, rows, applied, replayed, rejected, levels, elapsed_ms.
+ * kind, rows, applied, replayed, rejected, skipped, levels, elapsed_ms.
  */
 Datum
 apply_import(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	char	   *kind;
-	bool		skip_bad;
-	int64		tenant;
-	char	   *created_by;
+	ImportRun	run = {0};
 	LedgerSession session;
 	instr_time	start,
 				elapsed;
-	int64		rows,
-				rejected,
-				applied,
-				replayed,
-				levels;
-	char	   *sql;
 	TupleDesc	desc;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
+	Datum		values[8];
+	bool		nulls[8] = {0};
 
 	INSTR_TIME_SET_CURRENT(start);
-	if (PG_ARGISNULL(0))
+	run.kind = kind_arg(fcinfo);
+	run.skip_bad = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+	run.tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	run.caller = caller_name();
+
+	/* products are written as the owner: the caller must be allowed to write them */
+	if (!run.kind->ledger &&
+		pg_class_aclcheck(get_relname_relid("products", get_namespace_oid(EASEINV_SCHEMA, false)),
+						  GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("kind must not be null"),
-				 errhint("Imports so far: movements.")));
-	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (strcmp(kind, "movements") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown import kind \"%s\"", kind),
-				 errhint("Imports so far: movements.")));
-	skip_bad = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
-	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
-	created_by = GetUserNameFromId(GetUserId(), false);
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to insert into easeinv.products"),
+				 errhint("Import products as a role that may insert them (easeinv_app or easeinv_admin).")));
 
 	ledger_begin(&session);
+	if (work_mem < 64 * 1024)
+		(void) set_config_option("work_mem", IMPORT_WORK_MEM, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 
-	/* 1. every bad row (check_import refuses when no import is open) */
-	drop_temp("import_rejects");
-	run("CREATE TEMPORARY TABLE import_rejects ON COMMIT DROP AS "
-		"SELECT * FROM easeinv.check_import('movements')", SPI_OK_UTILITY);
-	/* the caller reads it (made by the owner, whose statements these are) */
-	run(psprintf("ALTER TABLE pg_temp.import_rejects OWNER TO %s", quote_identifier(created_by)), SPI_OK_UTILITY);
-	rows = scalar("SELECT count(*) FROM pg_temp.import_movements");
-	rejected = scalar("SELECT count(DISTINCT row_no) FROM pg_temp.import_rejects");
-	if (rejected > 0 && !skip_bad)
-		refuse_rejects(rejected, rows);
-	ereport(NOTICE, (errmsg("import: %lld rows checked, %lld bad", (long long) rows, (long long) rejected)));
+	resolve_and_check(&run);
+	count_rows(&run);
+	if (run.rejected > 0 && !run.skip_bad)
+		refuse_rejects(&run, run.rejected);
+	ereport(NOTICE,
+			(errmsg("import of %s: %lld rows checked, %lld bad, %lld new", run.kind->name,
+					(long long) run.rows, (long long) run.rejected, (long long) run.fresh)));
 
-	/* 2. the good rows, resolved; a key repeated with the same payload counts once */
-	drop_temp("import_good");
-	sql = psprintf("CREATE TEMPORARY TABLE import_good ON COMMIT DROP AS "
-				   "SELECT DISTINCT ON (k) n AS row_no, k AS idempotency_key, p.id AS product_id, "
-				   "       fl.id AS from_id, fl.kind AS from_kind, tl.id AS to_id, tl.kind AS to_kind, "
-				   "       btrim(m.qty)::numeric(18,4) AS qty, NULLIF(btrim(m.unit_cost), '')::numeric(18,4) AS unit_cost, "
-				   "       NULLIF(m.reason, '') AS reason, NULLIF(m.reference_type, '') AS reference_type, "
-				   "       NULLIF(m.reference_id, '') AS reference_id, "
-				   "       NULLIF(btrim(m.occurred_at), '')::timestamptz AS occurred_at "
-				   "FROM (SELECT row_number() OVER (ORDER BY s.ctid) AS n, btrim(s.idempotency_key) AS k, s.* "
-				   "        FROM pg_temp.import_movements s) m "
-				   "JOIN easeinv.products p ON p.tenant_id = " INT64_FORMAT " AND p.sku = btrim(m.sku) AND p.deleted_at IS NULL "
-				   "JOIN easeinv.locations fl ON fl.tenant_id = " INT64_FORMAT " AND fl.code = btrim(m.from_location) AND fl.deleted_at IS NULL "
-				   "JOIN easeinv.locations tl ON tl.tenant_id = " INT64_FORMAT " AND tl.code = btrim(m.to_location) AND tl.deleted_at IS NULL "
-				   "WHERE m.n NOT IN (SELECT r.row_no FROM pg_temp.import_rejects r) "
-				   "ORDER BY k, n", tenant, tenant, tenant);
-	run(sql, SPI_OK_UTILITY);
-
-	/*
-	 * 3 and 4. Insert what is new, in key order (two imports with overlapping
-	 * keys wait for each other in one order, never in a cycle), and in the same
-	 * statement upsert the levels once per (product, location) from the
-	 * inserted rows alone, in (product, location) order.  What the ledger had,
-	 * or got meanwhile from a concurrent import, is not inserted: a replay or a
-	 * conflict, found below.
-	 */
-	sql = psprintf("WITH ins AS ("
-				   " INSERT INTO easeinv.stock_movements (tenant_id, idempotency_key, product_id, from_location_id, "
-				   "   to_location_id, qty, reason, reference_type, reference_id, unit_cost, occurred_at, created_by) "
-				   " SELECT " INT64_FORMAT ", g.idempotency_key, g.product_id, g.from_id, g.to_id, g.qty, g.reason, "
-				   "   g.reference_type, g.reference_id, g.unit_cost, coalesce(g.occurred_at, pg_catalog.now()), %s "
-				   " FROM pg_temp.import_good g ORDER BY g.idempotency_key "
-				   " ON CONFLICT DO NOTHING "
-				   " RETURNING product_id, from_location_id, to_location_id, qty), "
-				   "lv AS ("
-				   " INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand) "
-				   " SELECT " INT64_FORMAT ", d.product_id, d.location_id, sum(d.delta) "
-				   " FROM (SELECT i.product_id, i.from_location_id AS location_id, -i.qty AS delta FROM ins i "
-				   "       UNION ALL SELECT i.product_id, i.to_location_id, i.qty FROM ins i) d "
-				   " GROUP BY d.product_id, d.location_id ORDER BY d.product_id, d.location_id "
-				   " ON CONFLICT (tenant_id, product_id, location_id) "
-				   " DO UPDATE SET on_hand = l.on_hand + excluded.on_hand, updated_at = pg_catalog.now() "
-				   " RETURNING 1) "
-				   "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM lv)",
-				   tenant, quote_literal_cstr(created_by), tenant);
-	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "inserting the import failed");
-	{
-		bool		isnull;
-
-		applied = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		levels = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	}
-
-	/* keys not inserted: stored with the same payload (replay) or another (conflict) */
-	drop_temp("import_conflicts");
-	sql = psprintf("CREATE TEMPORARY TABLE import_conflicts ON COMMIT DROP AS "
-				   "SELECT g.row_no, g.idempotency_key, s.id AS stored_id "
-				   "FROM pg_temp.import_good g JOIN easeinv.stock_movements s "
-				   "  ON s.tenant_id = " INT64_FORMAT " AND s.idempotency_key = g.idempotency_key "
-				   "WHERE NOT (s.product_id = g.product_id AND s.from_location_id = g.from_id "
-				   "       AND s.to_location_id = g.to_id AND s.qty = g.qty "
-				   "       AND s.reason IS NOT DISTINCT FROM g.reason AND s.reference_type IS NOT DISTINCT FROM g.reference_type "
-				   "       AND s.reference_id IS NOT DISTINCT FROM g.reference_id AND s.unit_cost IS NOT DISTINCT FROM g.unit_cost "
-				   "       AND (g.occurred_at IS NULL OR s.occurred_at = g.occurred_at))",
-				   tenant);
-	run(sql, SPI_OK_UTILITY);
-	{
-		int64		conflicts = scalar("SELECT count(*) FROM pg_temp.import_conflicts");
-
-		if (conflicts > 0)
-		{
-			run("INSERT INTO pg_temp.import_rejects (row_no, column_name, value, reason) "
-				"SELECT c.row_no, 'idempotency_key', c.idempotency_key, "
-				"       'key already used for a different movement (id ' || c.stored_id || ')' "
-				"FROM pg_temp.import_conflicts c", SPI_OK_INSERT);
-			if (!skip_bad)
-				refuse_rejects(conflicts, rows);
-			/* the rows were stored by others: nothing of ours to undo, they are left out */
-			rejected += conflicts;
-		}
-		replayed = rows - rejected - applied;
-	}
-
-	/* a strict tenant's internal level below zero refuses the batch */
-	if (!tenant_allows_negative(tenant))
-	{
-		sql = psprintf("SELECT format('product %%s at location %%s would have %%s available', l.product_id, l.location_id, l.available) "
-					   "FROM easeinv.stock_levels l JOIN easeinv.locations c ON c.tenant_id = l.tenant_id AND c.id = l.location_id "
-					   "WHERE l.tenant_id = " INT64_FORMAT " AND l.available < 0 "
-					   "  AND c.kind IN ('warehouse', 'store', 'bin') AND l.updated_at = pg_catalog.now() "
-					   "ORDER BY l.product_id, l.location_id LIMIT 1", tenant);
-		if (SPI_execute(sql, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "checking levels failed");
-		if (SPI_processed > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("import refused: insufficient stock"),
-					 errdetail("After the batch %s.", SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-					 errhint("Import the receipts first, or allow negative stock in the tenant's settings (allow_negative_stock).")));
-	}
+	if (strcmp(run.kind->name, "movements") == 0)
+		apply_movements(&run);
+	else if (strcmp(run.kind->name, "opening_stock") == 0)
+		apply_opening_stock(&run);
+	else
+		apply_products(&run);
+	check_race(&run);
+	if (run.kind->ledger)
+		check_negative(&run);
+	run.replayed = run.rows - run.applied - run.rejected - run.skipped;
+	run_sql(&run, "DROP TABLE pg_temp.import_rows", SPI_OK_UTILITY);
 	ledger_end(&session);
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	ereport(NOTICE, (errmsg("import: %lld applied, %lld replayed, %lld rejected, %lld level rows, %.0f ms",
-							(long long) applied, (long long) replayed, (long long) rejected, (long long) levels,
-							INSTR_TIME_GET_MILLISEC(elapsed))));
+	ereport(NOTICE,
+			(errmsg("import of %s: %lld applied, %lld replayed, %lld rejected, %lld skipped, %lld level rows, %.0f ms",
+					run.kind->name, (long long) run.applied, (long long) run.replayed, (long long) run.rejected,
+					(long long) run.skipped, (long long) run.levels, INSTR_TIME_GET_MILLISEC(elapsed))));
 
 	MemoryContextSwitchTo(cxt);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "easeinv.import_summary is not a composite type");
 	desc = BlessTupleDesc(desc);
-	values[0] = CStringGetTextDatum(kind);
-	values[1] = Int64GetDatum(rows);
-	values[2] = Int64GetDatum(applied);
-	values[3] = Int64GetDatum(replayed);
-	values[4] = Int64GetDatum(rejected);
-	values[5] = Int64GetDatum(levels);
-	values[6] = DirectFunctionCall1(float8_numeric, Float8GetDatum(INSTR_TIME_GET_MILLISEC(elapsed)));
+	values[0] = CStringGetTextDatum(run.kind->name);
+	values[1] = Int64GetDatum(run.rows);
+	values[2] = Int64GetDatum(run.applied);
+	values[3] = Int64GetDatum(run.replayed);
+	values[4] = Int64GetDatum(run.rejected);
+	values[5] = Int64GetDatum(run.skipped);
+	values[6] = Int64GetDatum(run.levels);
+	values[7] = DirectFunctionCall1(float8_numeric, Float8GetDatum(INSTR_TIME_GET_MILLISEC(elapsed)));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* ---------------------------------------------------------------- import_time */
+
+/* n digits at *p as a number, advancing p; -1 when they are not digits */
+static int
+digits(const char **p, int n)
+{
+	int			v = 0;
+
+	while (n-- > 0)
+	{
+		if (!isdigit((unsigned char) **p))
+			return -1;
+		v = v * 10 + (**p - '0');
+		(*p)++;
+	}
+	return v;
+}
+
+/*
+ * import_time(text) returns timestamptz: YYYY-MM-DD, optionally followed by
+ * a space or T and HH:MM[:SS[.ffffff]], optionally followed by Z or an offset
+ * +HH, +HHMM, +HH:MM; years 1900 to 2999, real dates only (no 2025-02-30).
+ * NULL for anything else: the import's checks report it.  A string that
+ * passes is one timestamptz_in reads without error, so no row can stop the
+ * batch with an error of its own.
+ */
+Datum
+import_time(PG_FUNCTION_ARGS)
+{
+	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *p = s;
+	int			y,
+				m,
+				d;
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	while (*p == ' ')
+		p++;
+	if ((y = digits(&p, 4)) < 1900 || y > 2999 || *p++ != '-' ||
+		(m = digits(&p, 2)) < 1 || m > 12 || *p++ != '-' ||
+		(d = digits(&p, 2)) < 1 ||
+		d > mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
+		PG_RETURN_NULL();
+	if (*p == ' ' || *p == 'T')
+	{
+		int			hh,
+					mi;
+
+		p++;
+		if ((hh = digits(&p, 2)) < 0 || hh > 23 || *p++ != ':' || (mi = digits(&p, 2)) < 0 || mi > 59)
+			PG_RETURN_NULL();
+		if (*p == ':')
+		{
+			int			ss;
+
+			p++;
+			if ((ss = digits(&p, 2)) < 0 || ss > 59)
+				PG_RETURN_NULL();
+			if (*p == '.')
+			{
+				int			n = 0;
+
+				p++;
+				while (isdigit((unsigned char) *p) && n < 6)
+					p++, n++;
+				if (n == 0 || isdigit((unsigned char) *p))
+					PG_RETURN_NULL();
+			}
+		}
+	}
+	while (*p == ' ')
+		p++;
+	if (*p == 'Z')
+		p++;
+	else if (*p == '+' || *p == '-')
+	{
+		int			oh,
+					om = 0;
+
+		p++;
+		if ((oh = digits(&p, 2)) < 0 || oh > 15)
+			PG_RETURN_NULL();
+		if (*p == ':')
+			p++;
+		if (isdigit((unsigned char) *p) && ((om = digits(&p, 2)) < 0 || om > 59))
+			PG_RETURN_NULL();
+	}
+	while (*p == ' ')
+		p++;
+	if (*p != '\0')
+		PG_RETURN_NULL();
+	return DirectFunctionCall3(timestamptz_in, CStringGetDatum(s), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 }

@@ -167,6 +167,8 @@ SELECT easeinv.import_time('2025-10-01 10:00+05:30') = '2025-10-01 04:30:00+00' 
        easeinv.import_time('2025-10-01Z') IS NOT NULL AS date_in_utc,
        easeinv.import_time('01/10/2025') IS NULL AS no_local_formats,
        easeinv.import_time('2025-10-01 10:00:00+16') IS NULL AS offset_range;
+SELECT v, easeinv.import_numeric(v) FROM unnest(ARRAY[' 12.50 ', '0', '007', '1,000', '-1', '+1', '1e3', '.5', '5.',
+       '1 000', '', repeat('9', 30) || '.' || repeat('9', 30), repeat('9', 31)]) v;
 
 -- the negative-stock rule holds for the batch's result
 BEGIN;

@@ -59,16 +59,20 @@ PG_FUNCTION_INFO_V1(begin_import);
 PG_FUNCTION_INFO_V1(check_import);
 PG_FUNCTION_INFO_V1(apply_import);
 PG_FUNCTION_INFO_V1(import_time);
+PG_FUNCTION_INFO_V1(import_numeric);
 
 /* the work_mem an apply uses at least: its sorts and aggregates are over the whole batch */
-#define IMPORT_WORK_MEM		"64MB"
+#define IMPORT_WORK_MEM		"128MB"
+#define IMPORT_WORK_MEM_KB	(128 * 1024)
 
-/* Shared SQL fragments ($T is the tenant id, $U the caller as an identifier, $N as a literal) */
-#define NUM_RE		"'^[0-9]{1,30}(\\.[0-9]{1,30})?$'"
-#define NUMERIC_OF(col) \
-	"CASE WHEN btrim(i." col ") ~ " NUM_RE " THEN btrim(i." col ")::numeric END"
+/*
+ * Shared SQL fragments.  $T is the tenant id, $U the caller as an identifier,
+ * $N as a literal.  In a kind's resolve the staged row is i; in the checks the
+ * resolved row is r.
+ */
+#define EMPTY(col)	"coalesce(btrim(i." col "), '') = ''"
 
-/* the reasons for a quantity, a cost, a time, shared by the ledger kinds */
+/* the reasons for a quantity, a cost, a time, a product, shared by the ledger kinds */
 #define QTY_REASON(bad_cond, bad_text) \
 	"CASE WHEN NULLIF(btrim(r.qty), '') IS NULL THEN 'missing' " \
 	"WHEN " bad_cond " THEN '" bad_text "' " \
@@ -86,13 +90,33 @@ PG_FUNCTION_INFO_V1(import_time);
 	"WHEN r.product_id IS NULL THEN 'no product with this SKU' " \
 	"WHEN NOT r.track_stock THEN 'the product does not track stock' END"
 
+/* how a row's stored key differs from it, per kind (r.stored_id, r.stored_differs) */
+#define MOVEMENT_CONFLICT \
+	"'key already used for movement ' || r.stored_id || ' with ' || r.stored_differs"
+#define PRODUCT_CONFLICT \
+	"'product ' || r.stored_id || ' has this SKU with ' || r.stored_differs"
+#define OPENING_CONFLICT \
+	"'opening stock of this product here is already recorded with ' || r.stored_differs || " \
+	"' (movement ' || r.stored_id || ')'"
+
+#define MAX_CHECKS	12
+
+/* one column's check: the reason the value of r is bad, NULL when it is good */
+typedef struct ImportCheck
+{
+	const char *column;
+	const char *reason;
+} ImportCheck;
+
 /*
- * An import kind.  resolve yields one row per staged row with at least n (row
- * in the file), k (the row's key, NULL when it has none), payload (text compared
- * between rows of one key) and blank; stored_join names the stored row s of the
- * key (stored_table, joined ON stored_on) and differs says (as text) how s differs from row r, NULL when it does
- * not; checks is the VALUES list (column, value, reason) of the reject step
- * over r; skip says which good rows store nothing.  All may use $T.
+ * An import kind.  resolve yields one row per staged row i with at least n
+ * (row in the file), k (the row's key, NULL when it has none) and blank (every
+ * field empty); stored_table joined ON stored_on is the stored row s of the
+ * key, and differs says (as text) how s differs from the row r, NULL when it
+ * does not; the key's conflict is reported on key_column by conflict; payload
+ * lists the staged columns two rows of one key must agree on, duplicate says
+ * that a row does not (r.first_n is the first row of its key); checks give each
+ * column's reason; skip says which good rows store nothing.  All may use $T.
  */
 typedef struct ImportKind
 {
@@ -102,9 +126,13 @@ typedef struct ImportKind
 	const char *stored_table;
 	const char *stored_on;
 	const char *differs;
-	const char *checks;
+	const char *key_column;
+	const char *conflict;
+	const char *duplicate;
+	const char *payload;
 	const char *skip;
 	bool		ledger;			/* writes movements and levels */
+	ImportCheck checks[MAX_CHECKS];
 } ImportKind;
 
 static const ImportKind kinds[] = {
@@ -115,12 +143,11 @@ static const ImportKind kinds[] = {
 		.resolve =
 		"SELECT x.*, p.id AS product_id, p.track_stock, fl.id AS from_id, tl.id AS to_id "
 		"FROM (SELECT row_number() OVER () AS n, i.*, "
-		"        btrim(concat(i.idempotency_key, i.sku, i.from_location, i.to_location, i.qty, i.unit_cost, "
-		"                     i.reason, i.reference_type, i.reference_id, i.occurred_at)) = '' AS blank, "
+		"        " EMPTY("idempotency_key") " AND " EMPTY("sku") " AND " EMPTY("from_location") " AND "
+		"        " EMPTY("to_location") " AND " EMPTY("qty") " AND " EMPTY("unit_cost") " AND " EMPTY("reason")
+		"        AND " EMPTY("reference_type") " AND " EMPTY("reference_id") " AND " EMPTY("occurred_at") " AS blank, "
 		"        NULLIF(btrim(i.idempotency_key), '') AS k, "
-		"        ROW(i.sku, i.from_location, i.to_location, i.qty, i.unit_cost, i.reason, i.reference_type, "
-		"            i.reference_id, i.occurred_at)::text AS payload, "
-		"        " NUMERIC_OF("qty") " AS q, " NUMERIC_OF("unit_cost") " AS cost, "
+		"        easeinv.import_numeric(i.qty) AS q, easeinv.import_numeric(i.unit_cost) AS cost, "
 		"        easeinv.import_time(i.occurred_at) AS at "
 		"      FROM pg_temp.import_movements i) x "
 		"LEFT JOIN easeinv.products p ON p.tenant_id = $T AND p.sku = btrim(x.sku) AND p.deleted_at IS NULL "
@@ -140,32 +167,33 @@ static const ImportKind kinds[] = {
 		"WHEN s.reference_type IS DISTINCT FROM NULLIF(r.reference_type, '') THEN 'another reference_type' "
 		"WHEN s.reference_id IS DISTINCT FROM NULLIF(r.reference_id, '') THEN 'another reference_id' "
 		"WHEN r.at IS NOT NULL AND s.occurred_at <> r.at THEN 'another occurred_at' END",
-		.checks =
-		"('idempotency_key', r.idempotency_key, "
-		"  CASE WHEN r.k IS NULL THEN 'missing' "
-		"  WHEN length(r.k) > 255 THEN 'longer than 255 characters' "
-		"  WHEN r.k LIKE 'easeinv:%' THEN 'keys starting with easeinv: are reserved' "
-		"  WHEN r.dup_differs THEN 'also in row ' || r.first_n || ' with another payload' "
-		"  WHEN r.stored_differs IS NOT NULL THEN "
-		"    'key already used for movement ' || r.stored_id || ' with ' || r.stored_differs END), "
-		"('sku', r.sku, " PRODUCT_REASON "), "
-		"('from_location', r.from_location, "
-		"  CASE WHEN r.from_id IS NULL AND NULLIF(btrim(r.from_location), '') IS NULL THEN 'missing' "
-		"  WHEN r.from_id IS NULL THEN 'no location with this code' END), "
-		"('to_location', r.to_location, "
-		"  CASE WHEN r.to_id IS NULL AND NULLIF(btrim(r.to_location), '') IS NULL THEN 'missing' "
-		"  WHEN r.to_id IS NULL THEN 'no location with this code' "
-		"  WHEN r.to_id = r.from_id THEN 'the same as from_location' END), "
-		"('qty', r.qty, " QTY_REASON("r.q IS NULL OR r.q = 0", "not a positive number") "), "
-		"('unit_cost', r.unit_cost, " COST_REASON "), "
-		"('occurred_at', r.occurred_at, " TIME_REASON "), "
-		"('reason', r.reason, CASE WHEN length(r.reason) > 500 THEN 'longer than 500 characters' END), "
-		"('reference_type', r.reference_type, "
-		"  CASE WHEN length(r.reference_type) > 64 THEN 'longer than 64 characters' END), "
-		"('reference_id', r.reference_id, "
-		"  CASE WHEN length(r.reference_id) > 255 THEN 'longer than 255 characters' END)",
+		.key_column = "idempotency_key",
+		.conflict = MOVEMENT_CONFLICT,
+		.duplicate = "'also in row ' || r.first_n || ' with another payload'",
+		.payload = "sku, from_location, to_location, qty, unit_cost, reason, reference_type, reference_id, occurred_at",
 		.skip = "false",
-		.ledger = true
+		.ledger = true,
+		.checks = {
+			{"idempotency_key",
+				"CASE WHEN r.k IS NULL THEN 'missing' "
+				"WHEN length(r.k) > 255 THEN 'longer than 255 characters' "
+				"WHEN r.k LIKE 'easeinv:%' THEN 'keys starting with easeinv: are reserved' "
+			"WHEN r.stored_differs IS NOT NULL THEN " MOVEMENT_CONFLICT " END"},
+			{"sku", PRODUCT_REASON},
+			{"from_location",
+				"CASE WHEN r.from_id IS NULL AND NULLIF(btrim(r.from_location), '') IS NULL THEN 'missing' "
+			"WHEN r.from_id IS NULL THEN 'no location with this code' END"},
+			{"to_location",
+				"CASE WHEN r.to_id IS NULL AND NULLIF(btrim(r.to_location), '') IS NULL THEN 'missing' "
+				"WHEN r.to_id IS NULL THEN 'no location with this code' "
+			"WHEN r.to_id = r.from_id THEN 'the same as from_location' END"},
+			{"qty", QTY_REASON("r.q IS NULL OR r.q = 0", "not a positive number")},
+			{"unit_cost", COST_REASON},
+			{"occurred_at", TIME_REASON},
+			{"reason", "CASE WHEN length(r.reason) > 500 THEN 'longer than 500 characters' END"},
+			{"reference_type", "CASE WHEN length(r.reference_type) > 64 THEN 'longer than 64 characters' END"},
+			{"reference_id", "CASE WHEN length(r.reference_id) > 255 THEN 'longer than 255 characters' END"}
+		}
 	},
 	{
 		.name = "products",
@@ -173,13 +201,12 @@ static const ImportKind kinds[] = {
 		.resolve =
 		"SELECT x.*, x.rate IN (SELECT g.rate FROM easeinv.gst_rates g) AS rate_known "
 		"FROM (SELECT row_number() OVER () AS n, i.*, "
-		"        btrim(concat(i.sku, i.name, i.hsn_code, i.unit, i.gst_rate, i.track_stock)) = '' AS blank, "
+		"        " EMPTY("sku") " AND " EMPTY("name") " AND " EMPTY("hsn_code") " AND " EMPTY("unit") " AND "
+		"        " EMPTY("gst_rate") " AND " EMPTY("track_stock") " AS blank, "
 		"        NULLIF(btrim(i.sku), '') AS k, "
-		"        ROW(i.name, i.hsn_code, i.unit, i.gst_rate, i.track_stock)::text AS payload, "
 		"        NULLIF(btrim(i.name), '') AS nm, NULLIF(btrim(i.hsn_code), '') AS hsn, "
 		"        upper(coalesce(NULLIF(btrim(i.unit), ''), 'NOS')) AS u, "
-		"        CASE WHEN btrim(i.gst_rate) ~ '^[0-9]{1,3}(\\.[0-9]{1,30})?[ ]*%?$' "
-		"             THEN rtrim(rtrim(btrim(i.gst_rate), '%'))::numeric END AS rate, "
+		"        easeinv.import_numeric(rtrim(btrim(i.gst_rate), '% ')) AS rate, "
 		"        CASE WHEN NULLIF(btrim(i.track_stock), '') IS NULL THEN true "
 		"             WHEN lower(btrim(i.track_stock)) IN ('true', 't', 'yes', 'y', '1') THEN true "
 		"             WHEN lower(btrim(i.track_stock)) IN ('false', 'f', 'no', 'n', '0') THEN false END AS ts "
@@ -193,27 +220,27 @@ static const ImportKind kinds[] = {
 		"WHEN s.unit IS DISTINCT FROM r.u THEN format('unit %s', s.unit) "
 		"WHEN s.gst_rate IS DISTINCT FROM r.rate THEN format('gst_rate %s', s.gst_rate) "
 		"WHEN s.track_stock IS DISTINCT FROM r.ts THEN format('track_stock %s', s.track_stock) END",
-		.checks =
-		"('sku', r.sku, "
-		"  CASE WHEN r.k IS NULL THEN 'missing' "
-		"  WHEN length(r.k) > 64 THEN 'longer than 64 characters' "
-		"  WHEN r.dup_differs THEN 'also in row ' || r.first_n || ' with another payload' "
-		"  WHEN r.stored_differs IS NOT NULL THEN "
-		"    'product ' || r.stored_id || ' has this SKU with ' || r.stored_differs END), "
-		"('name', r.name, "
-		"  CASE WHEN r.nm IS NULL THEN 'missing' WHEN length(r.nm) > 300 THEN 'longer than 300 characters' END), "
-		"('hsn_code', r.hsn_code, "
-		"  CASE WHEN r.hsn !~ '^[0-9]{4}([0-9]{2}){0,2}$' THEN 'not an HSN or SAC code (4, 6 or 8 digits)' END), "
-		"('unit', r.unit, "
-		"  CASE WHEN r.u !~ '^[A-Z]{3}$' THEN 'not a unit quantity code (3 letters: NOS, KGS, MTR, ...)' END), "
-		"('gst_rate', r.gst_rate, "
-		"  CASE WHEN NULLIF(btrim(r.gst_rate), '') IS NULL THEN 'missing (the GST rate in percent, e.g. 18)' "
-		"  WHEN r.rate IS NULL THEN 'not a number' "
-		"  WHEN NOT r.rate_known THEN 'not a GST rate (easeinv.gst_rates lists them)' END), "
-		"('track_stock', r.track_stock, "
-		"  CASE WHEN r.ts IS NULL THEN 'not true or false (yes/no and 1/0 also do)' END)",
+		.key_column = "sku",
+		.conflict = PRODUCT_CONFLICT,
+		.duplicate = "'also in row ' || r.first_n || ' with another name, HSN code, unit, rate or track_stock'",
+		.payload = "name, hsn_code, unit, gst_rate, track_stock",
 		.skip = "false",
-		.ledger = false
+		.ledger = false,
+		.checks = {
+			{"sku",
+				"CASE WHEN r.k IS NULL THEN 'missing' "
+				"WHEN length(r.k) > 64 THEN 'longer than 64 characters' "
+			"WHEN r.stored_differs IS NOT NULL THEN " PRODUCT_CONFLICT " END"},
+			{"name", "CASE WHEN r.nm IS NULL THEN 'missing' WHEN length(r.nm) > 300 THEN 'longer than 300 characters' END"},
+			{"hsn_code",
+			"CASE WHEN r.hsn !~ '^[0-9]{4}([0-9]{2}){0,2}$' THEN 'not an HSN or SAC code (4, 6 or 8 digits)' END"},
+			{"unit", "CASE WHEN r.u !~ '^[A-Z]{3}$' THEN 'not a unit quantity code (3 letters: NOS, KGS, MTR, ...)' END"},
+			{"gst_rate",
+				"CASE WHEN NULLIF(btrim(r.gst_rate), '') IS NULL THEN 'missing (the GST rate in percent, e.g. 18)' "
+				"WHEN r.rate IS NULL THEN 'not a number' "
+			"WHEN NOT r.rate_known THEN 'not a GST rate (easeinv.gst_rates lists them)' END"},
+			{"track_stock", "CASE WHEN r.ts IS NULL THEN 'not true or false (yes/no and 1/0 also do)' END"}
+		}
 	},
 	{
 		.name = "opening_stock",
@@ -223,9 +250,9 @@ static const ImportKind kinds[] = {
 		"       l.kind IN ('warehouse', 'store', 'bin') AS internal, "
 		"       'easeinv:opening:' || p.id || ':' || l.id AS k "
 		"FROM (SELECT row_number() OVER () AS n, i.*, "
-		"        btrim(concat(i.sku, i.location, i.qty, i.unit_cost, i.occurred_at)) = '' AS blank, "
-		"        ROW(i.qty, i.unit_cost, i.occurred_at)::text AS payload, "
-		"        " NUMERIC_OF("qty") " AS q, " NUMERIC_OF("unit_cost") " AS cost, "
+		"        " EMPTY("sku") " AND " EMPTY("location") " AND " EMPTY("qty") " AND " EMPTY("unit_cost") " AND "
+		"        " EMPTY("occurred_at") " AS blank, "
+		"        easeinv.import_numeric(i.qty) AS q, easeinv.import_numeric(i.unit_cost) AS cost, "
 		"        easeinv.import_time(i.occurred_at) AS at "
 		"      FROM pg_temp.import_opening_stock i) x "
 		"LEFT JOIN easeinv.products p ON p.tenant_id = $T AND p.sku = btrim(x.sku) AND p.deleted_at IS NULL "
@@ -237,22 +264,23 @@ static const ImportKind kinds[] = {
 		"WHEN s.qty IS DISTINCT FROM r.q THEN 'qty ' || s.qty "
 		"WHEN s.unit_cost IS DISTINCT FROM r.cost THEN 'unit_cost ' || coalesce(s.unit_cost::text, 'empty') "
 		"WHEN r.at IS NOT NULL AND s.occurred_at <> r.at THEN 'another occurred_at' END",
-		.checks =
-		"('sku', r.sku, " PRODUCT_REASON "), "
-		"('location', r.location, "
-		"  CASE WHEN r.location_id IS NULL AND NULLIF(btrim(r.location), '') IS NULL THEN 'missing' "
-		"  WHEN r.location_id IS NULL THEN 'no location with this code' "
-		"  WHEN NOT r.internal THEN 'not a location that holds stock (warehouse, store or bin)' "
-		"  WHEN r.dup_differs THEN 'this product and location are also in row ' || r.first_n || "
-		"    ' with another quantity, cost or time' "
-		"  WHEN r.stored_differs IS NOT NULL THEN "
-		"    'opening stock of this product here is already recorded with ' || r.stored_differs || "
-		"    ' (movement ' || r.stored_id || ')' END), "
-		"('qty', r.qty, " QTY_REASON("r.q IS NULL", "not a number (0 or more)") "), "
-		"('unit_cost', r.unit_cost, " COST_REASON "), "
-		"('occurred_at', r.occurred_at, " TIME_REASON ")",
+		.key_column = "location",
+		.conflict = OPENING_CONFLICT,
+		.duplicate = "'this product and location are also in row ' || r.first_n || ' with another quantity, cost or time'",
+		.payload = "qty, unit_cost, occurred_at",
 		.skip = "r.q = 0",
-		.ledger = true
+		.ledger = true,
+		.checks = {
+			{"sku", PRODUCT_REASON},
+			{"location",
+				"CASE WHEN r.location_id IS NULL AND NULLIF(btrim(r.location), '') IS NULL THEN 'missing' "
+				"WHEN r.location_id IS NULL THEN 'no location with this code' "
+				"WHEN NOT r.internal THEN 'not a location that holds stock (warehouse, store or bin)' "
+			"WHEN r.stored_differs IS NOT NULL THEN " OPENING_CONFLICT " END"},
+			{"qty", QTY_REASON("r.q IS NULL", "not a number (0 or more)")},
+			{"unit_cost", COST_REASON},
+			{"occurred_at", TIME_REASON}
+		}
 	}
 };
 
@@ -382,7 +410,16 @@ static void
 resolve_and_check(ImportRun *run)
 {
 	const ImportKind *kind = run->kind;
+	StringInfoData why,
+				any,
+				vals,
+				same,
+				first;
 	char	   *sql;
+	char	   *cols;
+	char	   *col;
+	char	   *save;
+	int			c;
 
 	require_open(kind);
 	if (temp_exists("import_rows"))
@@ -390,28 +427,65 @@ resolve_and_check(ImportRun *run)
 	if (temp_exists("import_rejects"))
 		run_sql(run, "DROP TABLE pg_temp.import_rejects", SPI_OK_UTILITY);
 
+	initStringInfo(&why);
+	initStringInfo(&any);
+	initStringInfo(&vals);
+	for (c = 0; c < MAX_CHECKS && kind->checks[c].column; c++)
+	{
+		appendStringInfo(&why, ", %s AS why_%d", kind->checks[c].reason, c);
+		appendStringInfo(&any, "%sq.why_%d", c ? ", " : "", c);
+		appendStringInfo(&vals, "%s('%s', r.%s, r.why_%d)", c ? ", " : "",
+						 kind->checks[c].column, kind->checks[c].column, c);
+	}
+	appendStringInfo(&vals, ", ('%s', r.%s, CASE WHEN r.dup_differs THEN %s END)",
+					 kind->key_column, kind->key_column, kind->duplicate);
+
 	/*
 	 * 1. Rows numbered in file order: row_number() over the bare scan of a
 	 * temporary heap that COPY filled is its physical order (a scan of local
 	 * buffers never starts mid-table).  The window sorts by (key, row): the
 	 * table is written in that order, which the insert's key order relies on.
+	 * Each column's reason is computed once (OFFSET 0 keeps the planner from
+	 * computing them again for bad).
 	 */
 	sql = psprintf("CREATE TEMPORARY TABLE import_rows ON COMMIT DROP AS "
-				   "SELECT r.*, s.id AS stored_id, %s AS stored_differs, "
-				   "       first_value(r.n) OVER w AS first_n, "
-				   "       first_value(r.payload) OVER w IS DISTINCT FROM r.payload AS dup_differs "
-				   "FROM (%s) r LEFT JOIN %s ON %s "
-				   "WINDOW w AS (PARTITION BY r.k ORDER BY r.n)",
-				   kind->differs, kind->resolve, kind->stored_table, kind->stored_on);
+				   "SELECT q.*, NOT q.blank AND num_nonnulls(%s) > 0 AS bad, false AS dup_differs "
+				   "FROM (SELECT r.* %s "
+				   "      FROM (SELECT r.*, s.id AS stored_id, %s AS stored_differs, first_value(r.n) OVER w AS first_n "
+				   "              FROM (%s) r LEFT JOIN %s ON %s "
+				   "            WINDOW w AS (PARTITION BY r.k ORDER BY r.n)) r OFFSET 0) q",
+				   any.data, why.data, kind->differs, kind->resolve, kind->stored_table, kind->stored_on);
 	run_sql(run, sql, SPI_OK_UTILITY);
+	/* the statements below are planned with the batch's real size */
+	run_sql(run, "ANALYZE pg_temp.import_rows", SPI_OK_UTILITY);
 
-	/* 2. one row per bad field, from one scan */
+	/* a key repeated in the file: its rows must agree with the first (rarely needed, so apart) */
+	run_sql(run, "SELECT count(*) FROM pg_temp.import_rows r WHERE r.n <> r.first_n AND r.k IS NOT NULL",
+			SPI_OK_SELECT);
+	if (result_int(1) > 0)
+	{
+		initStringInfo(&same);
+		initStringInfo(&first);
+		cols = pstrdup(kind->payload);
+		for (col = strtok_r(cols, ", ", &save), c = 0; col; col = strtok_r(NULL, ", ", &save), c++)
+		{
+			appendStringInfo(&same, "%sr.%s", c ? ", " : "", col);
+			appendStringInfo(&first, "%sf.%s", c ? ", " : "", col);
+		}
+		sql = psprintf("UPDATE pg_temp.import_rows r SET dup_differs = true, bad = true "
+					   "FROM pg_temp.import_rows f "
+					   "WHERE r.n <> r.first_n AND r.k IS NOT NULL AND f.n = r.first_n "
+					   "  AND (%s) IS DISTINCT FROM (%s)", same.data, first.data);
+		run_sql(run, sql, SPI_OK_UPDATE);
+	}
+
+	/* 2. one row per bad field, from the bad rows only */
 	sql = psprintf("CREATE TEMPORARY TABLE import_rejects ON COMMIT DROP AS "
 				   "SELECT r.n AS row_no, c.column_name, c.value, c.reason "
 				   "FROM pg_temp.import_rows r "
 				   "CROSS JOIN LATERAL (VALUES %s) c(column_name, value, reason) "
-				   "WHERE NOT r.blank AND c.reason IS NOT NULL",
-				   kind->checks);
+				   "WHERE r.bad AND c.reason IS NOT NULL",
+				   vals.data);
 	run_sql(run, sql, SPI_OK_UTILITY);
 	/* made by the owner, whose statements these are: the caller reads it */
 	run_sql(run, "GRANT SELECT ON pg_temp.import_rejects TO $U", SPI_OK_UTILITY);
@@ -421,21 +495,16 @@ resolve_and_check(ImportRun *run)
  * count_rows: rows, bad rows, skipped rows, and the fresh rows (first of
  * their key, key not stored, not bad, not skipped) the insert will take.
  */
-#define GOOD_ROW \
-	"NOT r.blank AND NOT EXISTS (SELECT 1 FROM pg_temp.import_rejects x WHERE x.row_no = r.n)"
 #define FRESH_ROW \
-	GOOD_ROW " AND r.n = r.first_n AND r.stored_id IS NULL"
+	"NOT r.blank AND NOT r.bad AND r.n = r.first_n AND r.stored_id IS NULL"
 
 static void
 count_rows(ImportRun *run)
 {
-	/* the bad rows by a join, not per row: a FILTER cannot become an anti-join */
-	char	   *sql = psprintf("SELECT count(*), count(b.row_no), "
-							   " count(*) FILTER (WHERE r.blank OR (%1$s AND (%2$s))), "
-							   " count(*) FILTER (WHERE %1$s AND NOT (%2$s)) "
-							   "FROM pg_temp.import_rows r "
-							   "LEFT JOIN (SELECT DISTINCT x.row_no FROM pg_temp.import_rejects x) b ON b.row_no = r.n",
-							   "(NOT r.blank AND b.row_no IS NULL AND r.n = r.first_n AND r.stored_id IS NULL)",
+	char	   *sql = psprintf("SELECT count(*), count(*) FILTER (WHERE r.bad), "
+							   " count(*) FILTER (WHERE r.blank OR (" FRESH_ROW " AND (%1$s))), "
+							   " count(*) FILTER (WHERE " FRESH_ROW " AND NOT (%1$s)) "
+							   "FROM pg_temp.import_rows r",
 							   run->kind->skip);
 
 	run_sql(run, sql, SPI_OK_SELECT);
@@ -577,19 +646,16 @@ check_race(ImportRun *run)
 
 	if (run->applied >= run->fresh)
 		return;
-	sql = psprintf("UPDATE pg_temp.import_rows r SET stored_id = s.id, stored_differs = %s "
-				   "FROM %s WHERE %s AND " FRESH_ROW " AND (%s) IS NOT NULL",
-				   run->kind->differs, run->kind->stored_table, run->kind->stored_on, run->kind->differs);
-	conflicts = (int64) run_sql(run, sql, SPI_OK_UPDATE);
+	sql = psprintf("WITH u AS ("
+				   " UPDATE pg_temp.import_rows r SET stored_id = s.id, stored_differs = %s, bad = true "
+				   " FROM %s WHERE %s AND " FRESH_ROW " AND (%s) IS NOT NULL "
+				   " RETURNING r.n, r.%s AS value, %s AS reason) "
+				   "INSERT INTO pg_temp.import_rejects SELECT u.n, '%s', u.value, u.reason FROM u",
+				   run->kind->differs, run->kind->stored_table, run->kind->stored_on, run->kind->differs,
+				   run->kind->key_column, run->kind->conflict, run->kind->key_column);
+	conflicts = (int64) run_sql(run, sql, SPI_OK_INSERT);
 	if (conflicts == 0)
 		return;
-	sql = psprintf("INSERT INTO pg_temp.import_rejects "
-				   "SELECT r.n, c.column_name, c.value, c.reason FROM pg_temp.import_rows r "
-				   "CROSS JOIN LATERAL (VALUES %s) c(column_name, value, reason) "
-				   "WHERE r.stored_differs IS NOT NULL AND c.reason IS NOT NULL "
-				   "  AND r.n NOT IN (SELECT x.row_no FROM pg_temp.import_rejects x)",
-				   run->kind->checks);
-	run_sql(run, sql, SPI_OK_INSERT);
 	run->rejected += conflicts;
 	if (!run->skip_bad)
 		refuse_rejects(run, conflicts);
@@ -745,7 +811,7 @@ apply_import(PG_FUNCTION_ARGS)
 				 errhint("Import products as a role that may insert them (easeinv_app or easeinv_admin).")));
 
 	ledger_begin(&session);
-	if (work_mem < 64 * 1024)
+	if (work_mem < IMPORT_WORK_MEM_KB)
 		(void) set_config_option("work_mem", IMPORT_WORK_MEM, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 
@@ -884,4 +950,43 @@ import_time(PG_FUNCTION_ARGS)
 	if (*p != '\0')
 		PG_RETURN_NULL();
 	return DirectFunctionCall3(timestamptz_in, CStringGetDatum(s), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/*
+ * import_numeric(text) returns numeric: digits with an optional fraction
+ * (12, 12.5, .5 is not one), blanks around allowed, at most 30 digits on
+ * either side; NULL for anything else (signs, exponents, thousands
+ * separators): the import's checks report it.  What passes, numeric_in reads
+ * without error.
+ */
+Datum
+import_numeric(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *p = VARDATA_ANY(t);
+	const char *end = p + VARSIZE_ANY_EXHDR(t);
+	const char *start;
+	int			whole = 0,
+				frac = -1;
+	char		buf[64];
+
+	while (p < end && *p == ' ')
+		p++;
+	while (end > p && end[-1] == ' ')
+		end--;
+	start = p;
+	while (p < end && isdigit((unsigned char) *p))
+		p++, whole++;
+	if (p < end && *p == '.')
+	{
+		p++;
+		frac = 0;
+		while (p < end && isdigit((unsigned char) *p))
+			p++, frac++;
+	}
+	if (p != end || whole == 0 || whole > 30 || frac == 0 || frac > 30)
+		PG_RETURN_NULL();
+	memcpy(buf, start, end - start);
+	buf[end - start] = '\0';
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 }

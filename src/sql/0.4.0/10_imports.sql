@@ -42,6 +42,13 @@ CREATE FUNCTION easeinv.import_time(value text) RETURNS timestamptz
 COMMENT ON FUNCTION easeinv.import_time(text) IS
     'the timestamptz of 2025-10-01, 2025-10-01 14:30[:00[.ffffff]] or with T, Z or an offset (+05:30); NULL for anything else (STABLE: TimeZone)';
 
+-- import_numeric: digits with an optional fraction, NULL when the text is not one
+CREATE FUNCTION easeinv.import_numeric(value text) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'import_numeric'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION easeinv.import_numeric(text) IS
+    'the numeric of 12 or 12.50 (blanks around allowed, 30 digits at most either side); NULL for anything else';
+
 -- what apply_import returns; rows = applied + replayed + rejected + skipped
 CREATE TYPE easeinv.import_summary AS (
     kind       text,

@@ -79,11 +79,12 @@ SELECT tenant_id, id, body FROM notes ORDER BY tenant_id, id;
 SET ROLE web;
 BEGIN;
 SELECT easeinv.set_tenant(1);
-INSERT INTO easeinv.locations (id, code, name, kind) VALUES
-    (1, 'WH-MUM', 'Mumbai warehouse', 'warehouse'), (2, 'ST-PUN', 'Pune store', 'store'),
-    (3, 'SUP', 'Suppliers', 'supplier'), (4, 'CUS', 'Customers', 'customer');
-INSERT INTO easeinv.products (id, sku, name, hsn_code, unit, gst_rate)
-VALUES (1, 'TEA-1KG', 'Assam tea 1 kg carton', '0902', 'NOS', 5);
+INSERT INTO easeinv.locations (code, name, kind) VALUES
+    ('WH-MUM', 'Mumbai warehouse', 'warehouse'), ('ST-PUN', 'Pune store', 'store'),
+    ('SUP', 'Suppliers', 'supplier'), ('CUS', 'Customers', 'customer')
+RETURNING id, code;
+INSERT INTO easeinv.products (sku, name, hsn_code, unit, gst_rate)
+VALUES ('TEA-1KG', 'Assam tea 1 kg carton', '0902', 'NOS', 5) RETURNING id, sku;
 SELECT id, qty, replayed FROM easeinv.move_stock('grn-2026-001', 1, 3, 1, 40, reason => 'purchase');
 SELECT id, qty, replayed FROM easeinv.move_stock('transfer-001', 1, 1, 2, 15);
 SELECT id, qty, replayed FROM easeinv.move_stock('sale-001', 1, 2, 4, 1, reason => 'sale');
@@ -156,20 +157,42 @@ SELECT easeinv.set_tenant(1);
 SELECT easeinv.record_payment('cash-9', :inv, 100000, 'cash');
 ROLLBACK;
 
-\echo '--- 17. a spreadsheet of 3,000 movements imported in one go (CSV -> staging table -> one set-based apply)'
+\echo '--- 17. spreadsheets imported in one go (CSV -> staging table -> one set-based apply): 2,000 products,'
+\echo '        their opening stock, 3,000 movements'
+\copy (SELECT 'DEMO-' || g AS sku, 'Demo product ' || g AS name, '0902' AS hsn_code, 'nos' AS unit, CASE WHEN g % 2 = 0 THEN '5' ELSE '18%' END AS gst_rate, 'yes' AS track_stock FROM generate_series(1, 2000) g) TO '/tmp/easeinv-demo-products.csv' WITH (FORMAT csv, HEADER)
+\copy (SELECT 'DEMO-' || g AS sku, 'WH-MUM' AS location, 10 + g % 50 AS qty, '12.50' AS unit_cost, '2025-04-01' AS occurred_at FROM generate_series(1, 2000) g) TO '/tmp/easeinv-demo-opening.csv' WITH (FORMAT csv, HEADER)
 \copy (SELECT 'demo-imp-' || g AS idempotency_key, 'TEA-1KG' AS sku, CASE WHEN g % 3 = 0 THEN 'WH-MUM' ELSE 'SUP' END AS from_location, CASE WHEN g % 3 = 0 THEN 'ST-PUN' ELSE 'WH-MUM' END AS to_location, 1 + g % 4 AS qty, '' AS unit_cost, 'import' AS reason, '' AS reference_type, '' AS reference_id, '' AS occurred_at FROM generate_series(1, 3000) g) TO '/tmp/easeinv-demo-import.csv' WITH (FORMAT csv, HEADER)
 BEGIN;
 SELECT easeinv.set_tenant(1);
+SELECT easeinv.begin_import('products');
+\copy import_products FROM '/tmp/easeinv-demo-products.csv' WITH (FORMAT csv, HEADER)
+SELECT kind, rows, applied, replayed, rejected, skipped, elapsed_ms FROM easeinv.apply_import('products');
+SELECT easeinv.begin_import('opening_stock');
+\copy import_opening_stock FROM '/tmp/easeinv-demo-opening.csv' WITH (FORMAT csv, HEADER)
+SELECT kind, rows, applied, replayed, rejected, skipped, levels, elapsed_ms FROM easeinv.apply_import('opening_stock');
 SELECT easeinv.begin_import('movements');
 \copy import_movements FROM '/tmp/easeinv-demo-import.csv' WITH (FORMAT csv, HEADER)
-SELECT kind, rows, applied, replayed, rejected, levels FROM easeinv.apply_import('movements');
+SELECT kind, rows, applied, replayed, rejected, skipped, levels, elapsed_ms FROM easeinv.apply_import('movements');
 COMMIT;
+\echo '    ... a file with bad rows: every one reported with its row, column and reason; nothing applied'
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT easeinv.begin_import('products');
+COPY import_products FROM STDIN (FORMAT csv, HEADER);
+sku,name,hsn_code,unit,gst_rate,track_stock
+DEMO-9001,"Copper wire, 2.5 mm",8544,MTR,18,yes
+DEMO-1,Demo product 1 (renamed),0902,NOS,18,yes
+DEMO-9002,Steel rod,72,KGS,17,yes
+\.
+SELECT * FROM easeinv.check_import('products');
+SELECT easeinv.apply_import('products');
+ROLLBACK;
 \echo '    ... the same file again: nothing applied, every row a replay'
 BEGIN;
 SELECT easeinv.set_tenant(1);
 SELECT easeinv.begin_import('movements');
 \copy import_movements FROM '/tmp/easeinv-demo-import.csv' WITH (FORMAT csv, HEADER)
-SELECT kind, rows, applied, replayed, rejected, levels FROM easeinv.apply_import('movements');
+SELECT kind, rows, applied, replayed, rejected, skipped, levels FROM easeinv.apply_import('movements');
 SELECT location_id, on_hand FROM easeinv.stock_levels WHERE product_id = 1 ORDER BY location_id;
 SELECT count(*) AS drift FROM easeinv.verify_stock();
 COMMIT;

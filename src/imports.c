@@ -65,6 +65,9 @@ PG_FUNCTION_INFO_V1(import_numeric);
 #define IMPORT_WORK_MEM		"128MB"
 #define IMPORT_WORK_MEM_KB	(128 * 1024)
 
+/* up to this many staged rows, each key's stored row is found by an index probe */
+#define IMPORT_PROBE_ROWS	100000
+
 /*
  * Shared SQL fragments.  $T is the tenant id, $U the caller as an identifier,
  * $N as a literal.  In a kind's resolve the staged row is i; in the checks the
@@ -416,6 +419,7 @@ resolve_and_check(ImportRun *run)
 				same,
 				first;
 	char	   *sql;
+	char	   *stored;
 	char	   *cols;
 	char	   *col;
 	char	   *save;
@@ -426,6 +430,23 @@ resolve_and_check(ImportRun *run)
 		run_sql(run, "DROP TABLE pg_temp.import_rows", SPI_OK_UTILITY);
 	if (temp_exists("import_rejects"))
 		run_sql(run, "DROP TABLE pg_temp.import_rejects", SPI_OK_UTILITY);
+
+	/* the statements are planned with the batch's real size */
+	run_sql(run, psprintf("ANALYZE pg_temp.import_%s", kind->name), SPI_OK_UTILITY);
+
+	/*
+	 * The stored row of each key: a batch of up to IMPORT_PROBE_ROWS rows
+	 * probes the key index per row; a larger one joins the tenant's rows as a
+	 * whole.  (The planner cannot tell: it does not know how many distinct
+	 * keys the staged rows have, and would read a large ledger to find a few.)
+	 */
+	run_sql(run, psprintf("SELECT c.reltuples::int8 FROM pg_catalog.pg_class c "
+						  "WHERE c.oid = 'pg_temp.import_%s'::pg_catalog.regclass", kind->name), SPI_OK_SELECT);
+	if (result_int(1) <= IMPORT_PROBE_ROWS)
+		stored = psprintf("LEFT JOIN LATERAL (SELECT s.* FROM %s WHERE %s LIMIT 1) s ON true",
+						  kind->stored_table, kind->stored_on);
+	else
+		stored = psprintf("LEFT JOIN %s ON %s", kind->stored_table, kind->stored_on);
 
 	initStringInfo(&why);
 	initStringInfo(&any);
@@ -452,9 +473,9 @@ resolve_and_check(ImportRun *run)
 				   "SELECT q.*, NOT q.blank AND num_nonnulls(%s) > 0 AS bad, false AS dup_differs "
 				   "FROM (SELECT r.* %s "
 				   "      FROM (SELECT r.*, s.id AS stored_id, %s AS stored_differs, first_value(r.n) OVER w AS first_n "
-				   "              FROM (%s) r LEFT JOIN %s ON %s "
+				   "              FROM (%s) r %s "
 				   "            WINDOW w AS (PARTITION BY r.k ORDER BY r.n)) r OFFSET 0) q",
-				   any.data, why.data, kind->differs, kind->resolve, kind->stored_table, kind->stored_on);
+				   any.data, why.data, kind->differs, kind->resolve, stored);
 	run_sql(run, sql, SPI_OK_UTILITY);
 	/* the statements below are planned with the batch's real size */
 	run_sql(run, "ANALYZE pg_temp.import_rows", SPI_OK_UTILITY);
@@ -814,6 +835,8 @@ apply_import(PG_FUNCTION_ARGS)
 	if (work_mem < IMPORT_WORK_MEM_KB)
 		(void) set_config_option("work_mem", IMPORT_WORK_MEM, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+	/* each statement runs once: compiling it costs more than it saves (up to a second measured) */
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	resolve_and_check(&run);
 	count_rows(&run);

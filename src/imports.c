@@ -615,27 +615,23 @@ apply_opening_stock(ImportRun *run)
 	int64		opening;
 	char	   *list;
 
+	if (run->fresh == 0)
+		return;
+	/* a concurrent first import makes it too: the second waits, then takes that one */
+	run_sql(run, "INSERT INTO easeinv.locations (tenant_id, code, name, kind) "
+			"VALUES ($T, 'OPENING', 'Opening stock', 'adjustment') "
+			"ON CONFLICT (tenant_id, code) WHERE deleted_at IS NULL DO NOTHING", SPI_OK_INSERT);
 	run_sql(run, "SELECT id, kind FROM easeinv.locations "
 			"WHERE tenant_id = $T AND code = 'OPENING' AND deleted_at IS NULL", SPI_OK_SELECT);
-	if (SPI_processed == 1)
-	{
-		char	   *lkind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-
-		if (strcmp(lkind, "adjustment") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("location OPENING is a %s location, opening stock comes from an adjustment location", lkind),
-					 errhint("Rename that location's code; the import then makes OPENING (kind adjustment).")));
-		opening = result_int(1);
-	}
-	else
-	{
-		if (run->fresh == 0)
-			return;
-		run_sql(run, "INSERT INTO easeinv.locations (tenant_id, code, name, kind) "
-				"VALUES ($T, 'OPENING', 'Opening stock', 'adjustment') RETURNING id", SPI_OK_INSERT_RETURNING);
-		opening = result_int(1);
-	}
+	if (SPI_processed != 1)
+		elog(ERROR, "location OPENING not found after it was made");
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "adjustment") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("location OPENING is a %s location, opening stock comes from an adjustment location",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+				 errhint("Rename that location's code; the import then makes OPENING (kind adjustment).")));
+	opening = result_int(1);
 	list = psprintf("r.k, r.product_id, " INT64_FORMAT ", r.location_id, r.q, 'opening stock', "
 					"'opening_stock', NULL, r.cost, coalesce(r.at, now())", opening);
 	insert_movements(run, list);
@@ -656,8 +652,9 @@ apply_products(ImportRun *run)
 
 /*
  * check_race: fresh rows a concurrent import stored first were not inserted.
- * Compared with what is stored now: the same payload is a replay, another a
- * bad row.  (The rows this apply inserted compare equal.)
+ * Every good row whose key was not stored before (the repeats of a key in the
+ * file too) is compared with what is stored now: the same payload is a
+ * replay, another a bad row.  (The rows this apply inserted compare equal.)
  */
 static void
 check_race(ImportRun *run)
@@ -669,7 +666,7 @@ check_race(ImportRun *run)
 		return;
 	sql = psprintf("WITH u AS ("
 				   " UPDATE pg_temp.import_rows r SET stored_id = s.id, stored_differs = %s, bad = true "
-				   " FROM %s WHERE %s AND " FRESH_ROW " AND (%s) IS NOT NULL "
+				   " FROM %s WHERE %s AND NOT r.blank AND NOT r.bad AND r.stored_id IS NULL AND (%s) IS NOT NULL "
 				   " RETURNING r.n, r.%s AS value, %s AS reason) "
 				   "INSERT INTO pg_temp.import_rejects SELECT u.n, '%s', u.value, u.reason FROM u",
 				   run->kind->differs, run->kind->stored_table, run->kind->stored_on, run->kind->differs,

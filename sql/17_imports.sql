@@ -155,6 +155,7 @@ blank-5,W,SUP,WH,1,,,,,2025-10-01 24:00
 blank-6,W,SUP,WH,1,,,,,2025-10-01T23:59:59.1234567
 blank-7,W,SUP,WH,1,,,,,2025-10-01 10:00 +0530
 blank-1,W,SUP,WH,1,,,,,2024-02-29
+blank-1, W ,SUP,WH,1.000,,,,,2024-02-29 00:00
 \.
 \copy (SELECT 'blank-8,W,SUP,WH,1,,,' || repeat('t', 65) || ',' || repeat('i', 256) || ',') TO '/tmp/easeinv_17_long.csv'
 \copy import_movements FROM '/tmp/easeinv_17_long.csv' (FORMAT csv)
@@ -164,9 +165,12 @@ SELECT kind, rows, applied, replayed, rejected, skipped, levels FROM easeinv.app
 SELECT idempotency_key, occurred_at FROM easeinv.stock_movements WHERE idempotency_key LIKE 'blank-%' ORDER BY 1;
 ROLLBACK;
 SELECT easeinv.import_time('2025-10-01 10:00+05:30') = '2025-10-01 04:30:00+00' AS offset_read,
-       easeinv.import_time('2025-10-01Z') IS NOT NULL AS date_in_utc,
+       easeinv.import_time('2025-10-01T00:00Z') IS NOT NULL AS utc, easeinv.import_time('2025-10-01Z') IS NULL AS no_zone_on_a_date,
        easeinv.import_time('01/10/2025') IS NULL AS no_local_formats,
-       easeinv.import_time('2025-10-01 10:00:00+16') IS NULL AS offset_range;
+       easeinv.import_time('2025-10-01 10:00:00+16') IS NULL AS offset_range,
+       easeinv.import_time('2025-10-01-05') IS NULL AS no_zone_without_time,
+       easeinv.import_time('2025-10-01 10:00+05:') IS NULL AS offset_minutes,
+       easeinv.import_time(' 2025-10-01 ') IS NOT NULL AS blanks_around;
 SELECT v, easeinv.import_numeric(v) FROM unnest(ARRAY[' 12.50 ', '0', '007', '1,000', '-1', '+1', '1e3', '.5', '5.',
        '1 000', '', repeat('9', 30) || '.' || repeat('9', 30), repeat('9', 31)]) v;
 
@@ -357,3 +361,30 @@ SELECT easeinv.apply_import('opening_stock');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 RESET client_min_messages;
+
+-- the staging table is the extension's: the caller adds rows and reads them, nothing else; a
+-- relation of that name made otherwise is not read with the owner's rights
+SET ROLE regress_web;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT easeinv.begin_import('movements') IS NOT NULL AS opened;
+SAVEPOINT s;
+ALTER TABLE import_movements ALTER COLUMN qty TYPE name;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+UPDATE import_movements SET qty = '1';
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+CREATE TEMP VIEW import_movements AS SELECT 'k'::text AS idempotency_key, 'W'::text AS sku,
+  'SUP'::text AS from_location, 'WH'::text AS to_location, '1'::text AS qty, ''::text AS unit_cost,
+  ''::text AS reason, ''::text AS reference_type, ''::text AS reference_id, ''::text AS occurred_at;
+SAVEPOINT s;
+SELECT * FROM easeinv.check_import('movements');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.apply_import('movements');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+RESET ROLE;

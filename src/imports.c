@@ -117,7 +117,7 @@ typedef struct ImportCheck
  * field empty); stored_table joined ON stored_on is the stored row s of the
  * key, and differs says (as text) how s differs from the row r, NULL when it
  * does not; the key's conflict is reported on key_column by conflict; payload
- * lists the staged columns two rows of one key must agree on, duplicate says
+ * lists the resolved columns two rows of one key must agree on, duplicate says
  * that a row does not (r.first_n is the first row of its key); checks give each
  * column's reason; skip says which good rows store nothing.  All may use $T.
  */
@@ -173,7 +173,7 @@ static const ImportKind kinds[] = {
 		.key_column = "idempotency_key",
 		.conflict = MOVEMENT_CONFLICT,
 		.duplicate = "'also in row ' || r.first_n || ' with another payload'",
-		.payload = "sku, from_location, to_location, qty, unit_cost, reason, reference_type, reference_id, occurred_at",
+		.payload = "product_id, from_id, to_id, q, cost, at, reason, reference_type, reference_id",
 		.skip = "false",
 		.ledger = true,
 		.checks = {
@@ -226,7 +226,7 @@ static const ImportKind kinds[] = {
 		.key_column = "sku",
 		.conflict = PRODUCT_CONFLICT,
 		.duplicate = "'also in row ' || r.first_n || ' with another name, HSN code, unit, rate or track_stock'",
-		.payload = "name, hsn_code, unit, gst_rate, track_stock",
+		.payload = "nm, hsn, u, rate, ts",
 		.skip = "false",
 		.ledger = false,
 		.checks = {
@@ -270,7 +270,7 @@ static const ImportKind kinds[] = {
 		.key_column = "location",
 		.conflict = OPENING_CONFLICT,
 		.duplicate = "'this product and location are also in row ' || r.first_n || ' with another quantity, cost or time'",
-		.payload = "qty, unit_cost, occurred_at",
+		.payload = "q, cost, at",
 		.skip = "r.q = 0",
 		.ledger = true,
 		.checks = {
@@ -392,17 +392,32 @@ temp_exists(const char *name)
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* the open import of the kind, or 55000 */
+/*
+ * the open import of the kind, or 55000: the staging table begin_import made
+ * (a table of the ledger's owner; a relation of that name made otherwise is
+ * not read with the owner's rights)
+ */
 static void
 require_open(const ImportKind *kind)
 {
-	char	   *staging = psprintf("import_%s", kind->name);
+	char	   *sql = psprintf("SELECT c.relkind = 'r' AND c.relowner = %u FROM pg_catalog.pg_class c "
+							   "WHERE c.oid = pg_catalog.to_regclass('pg_temp.import_%s')",
+							   ledger_owner(), kind->name);
+	bool		isnull;
 
-	if (!temp_exists(staging))
+	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "import query failed: %s", sql);
+	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no import of %s is open in this transaction", kind->name),
 				 errhint("Call easeinv.begin_import('%s') first, in the same transaction.", kind->name)));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_temp.import_%s was not made by easeinv.begin_import", kind->name),
+				 errhint("Drop it, then call easeinv.begin_import('%s') and copy the file into its table.",
+						 kind->name)));
 }
 
 /*
@@ -523,7 +538,7 @@ static void
 count_rows(ImportRun *run)
 {
 	char	   *sql = psprintf("SELECT count(*), count(*) FILTER (WHERE r.bad), "
-							   " count(*) FILTER (WHERE r.blank OR (" FRESH_ROW " AND (%1$s))), "
+							   " count(*) FILTER (WHERE r.blank OR (NOT r.bad AND r.stored_id IS NULL AND (%1$s))), "
 							   " count(*) FILTER (WHERE " FRESH_ROW " AND NOT (%1$s)) "
 							   "FROM pg_temp.import_rows r",
 							   run->kind->skip);
@@ -543,7 +558,8 @@ refuse_rejects(ImportRun *run, int64 bad)
 	uint64		i;
 
 	initStringInfo(&detail);
-	if (SPI_execute("SELECT format('row %s, %s: %s (%L)', r.row_no, r.column_name, r.reason, r.value) "
+	if (SPI_execute("SELECT format('row %s, %s: %s (%L)', r.row_no, r.column_name, r.reason, "
+					"CASE WHEN length(r.value) > 80 THEN left(r.value, 77) || '...' ELSE r.value END) "
 					"FROM pg_temp.import_rejects r ORDER BY r.row_no, r.column_name LIMIT 20", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading rejects failed");
 	for (i = 0; i < SPI_processed; i++)
@@ -674,7 +690,7 @@ check_race(ImportRun *run)
 	conflicts = (int64) run_sql(run, sql, SPI_OK_INSERT);
 	if (conflicts == 0)
 		return;
-	run->rejected += conflicts;
+	count_rows(run);
 	if (!run->skip_bad)
 		refuse_rejects(run, conflicts);
 	/* stored by the other import: nothing of this apply to undo */
@@ -724,14 +740,19 @@ begin_import(PG_FUNCTION_ARGS)
 	char	   *cols = pstrdup(kind->columns);
 	char	   *col;
 	char	   *save;
-	Oid			owner;
-	int			save_nest = NewGUCNestLevel();
+	LedgerSession session;
+	char	   *caller = caller_name();
 
 	(void) easeinv_resolve_tenant(TENANT_REQUIRED);
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * The staging table belongs to the ledger's owner, whose statements read
+	 * it; the caller may only add rows and read them.  A table of the caller's
+	 * could be altered (a column retyped to a type whose cast is the caller's
+	 * function, a policy, an index expression) to run the caller's code with
+	 * the owner's rights when the apply reads it.
+	 */
+	ledger_begin(&session);
 	if (temp_exists(staging))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -744,19 +765,11 @@ begin_import(PG_FUNCTION_ARGS)
 	appendStringInfoString(&sql, ") ON COMMIT DROP");
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "creating the staging table failed: %s", sql.data);
-
-	/* the apply reads it as the ledger's owner */
-	owner = ledger_owner();
-	if (owner != GetUserId() && !superuser_arg(owner))
-	{
-		char	   *grant = psprintf("GRANT SELECT ON pg_temp.%s TO %s", staging,
-									 quote_identifier(GetUserNameFromId(owner, false)));
-
-		if (SPI_execute(grant, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "granting the staging table failed");
-	}
-	SPI_finish();
-	AtEOXact_GUC(true, save_nest);
+	/* no UPDATE or DELETE: rows keep their place, which numbers them as in the file */
+	if (SPI_execute(psprintf("GRANT SELECT, INSERT ON pg_temp.%s TO %s", staging, quote_identifier(caller)),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "granting the staging table failed");
+	ledger_end(&session);
 	PG_RETURN_TEXT_P(cstring_to_text(psprintf("COPY %s FROM STDIN (FORMAT csv, HEADER)", staging)));
 }
 
@@ -779,18 +792,33 @@ check_import(PG_FUNCTION_ARGS)
 
 	ledger_begin(&session);
 	resolve_and_check(&run);
-	if (SPI_execute("SELECT row_no, column_name, value, reason FROM pg_temp.import_rejects "
-					"ORDER BY row_no, column_name", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading rejects failed");
-	for (i = 0; i < SPI_processed; i++)
+	/* through a cursor: a file bad in every row must not be held in memory twice */
 	{
-		Datum		values[4];
-		bool		nulls[4];
-		int			c;
+		SPIPlanPtr	plan = SPI_prepare("SELECT row_no, column_name, value, reason FROM pg_temp.import_rejects "
+									   "ORDER BY row_no, column_name", 0, NULL);
+		Portal		portal;
 
-		for (c = 0; c < 4; c++)
-			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if (plan == NULL)
+			elog(ERROR, "reading rejects failed");
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
+		for (;;)
+		{
+			SPI_cursor_fetch(portal, true, 10000);
+			if (SPI_processed == 0)
+				break;
+			for (i = 0; i < SPI_processed; i++)
+			{
+				Datum		values[4];
+				bool		nulls[4];
+				int			c;
+
+				for (c = 0; c < 4; c++)
+					values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+			SPI_freetuptable(SPI_tuptable);
+		}
+		SPI_cursor_close(portal);
 	}
 	run_sql(&run, "DROP TABLE pg_temp.import_rows", SPI_OK_UTILITY);
 	ledger_end(&session);
@@ -898,8 +926,8 @@ digits(const char **p, int n)
 
 /*
  * import_time(text) returns timestamptz: YYYY-MM-DD, optionally followed by
- * a space or T and HH:MM[:SS[.ffffff]], optionally followed by Z or an offset
- * +HH, +HHMM, +HH:MM; years 1900 to 2999, real dates only (no 2025-02-30).
+ * a space or T and HH:MM[:SS[.ffffff]] and then optionally Z or an offset
+ * +HH, +HHMM, +HH:MM; blanks around; years 1900 to 2999, real dates only (no 2025-02-30).
  * NULL for anything else: the import's checks report it.  A string that
  * passes is one timestamptz_in reads without error, so no row can stop the
  * batch with an error of its own.
@@ -921,7 +949,7 @@ import_time(PG_FUNCTION_ARGS)
 		(d = digits(&p, 2)) < 1 ||
 		d > mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
 		PG_RETURN_NULL();
-	if (*p == ' ' || *p == 'T')
+	if ((*p == ' ' || *p == 'T') && isdigit((unsigned char) p[1]))
 	{
 		int			hh,
 					mi;
@@ -947,23 +975,27 @@ import_time(PG_FUNCTION_ARGS)
 					PG_RETURN_NULL();
 			}
 		}
-	}
-	while (*p == ' ')
-		p++;
-	if (*p == 'Z')
-		p++;
-	else if (*p == '+' || *p == '-')
-	{
-		int			oh,
-					om = 0;
-
-		p++;
-		if ((oh = digits(&p, 2)) < 0 || oh > 15)
-			PG_RETURN_NULL();
-		if (*p == ':')
+		/* a zone only after a time: 2025-10-01-05 would be read as something else */
+		while (*p == ' ')
 			p++;
-		if (isdigit((unsigned char) *p) && ((om = digits(&p, 2)) < 0 || om > 59))
-			PG_RETURN_NULL();
+		if (*p == 'Z')
+			p++;
+		else if (*p == '+' || *p == '-')
+		{
+			int			oh,
+						om;
+
+			p++;
+			if ((oh = digits(&p, 2)) < 0 || oh > 15)
+				PG_RETURN_NULL();
+			if (*p == ':' || isdigit((unsigned char) *p))
+			{
+				if (*p == ':')
+					p++;
+				if ((om = digits(&p, 2)) < 0 || om > 59)
+					PG_RETURN_NULL();
+			}
+		}
 	}
 	while (*p == ' ')
 		p++;

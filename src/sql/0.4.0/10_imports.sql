@@ -74,11 +74,13 @@ GRANT EXECUTE ON FUNCTION easeinv.begin_import(text), easeinv.check_import(text)
 
 -- how far running imports have got: the COPY into a staging table, as other sessions see it
 CREATE VIEW easeinv.import_progress WITH (security_invoker = true) AS
-SELECT p.pid, p.relid::regclass AS staging_table, p.tuples_processed AS rows_copied,
-       p.bytes_processed, p.bytes_total, a.usename, a.query_start
+SELECT p.pid, substring(a.query from '(?i)^\s*copy\s+(?:pg_temp\.)?(import_[a-z_]+)') AS staging_table,
+       p.tuples_processed AS rows_copied, p.bytes_processed, p.bytes_total, a.usename, a.query_start
   FROM pg_catalog.pg_stat_progress_copy p
   JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid
- WHERE p.relid::regclass::text LIKE '%import\_%';
+ -- the staging table is not in other sessions' catalog snapshot (made in an open transaction):
+ -- the running COPY is known by its text
+ WHERE p.command = 'COPY FROM' AND a.query ~* '^\s*copy\s+(pg_temp\.)?import_[a-z_]+';
 COMMENT ON VIEW easeinv.import_progress IS
     'running imports: rows and bytes copied so far into a staging table (pg_stat_progress_copy)';
 GRANT SELECT ON easeinv.import_progress TO easeinv_app, easeinv_admin;

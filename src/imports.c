@@ -435,6 +435,7 @@ resolve_and_check(ImportRun *run)
 				first;
 	char	   *sql;
 	char	   *stored;
+	bool		big;
 	char	   *cols;
 	char	   *col;
 	char	   *save;
@@ -446,18 +447,19 @@ resolve_and_check(ImportRun *run)
 	if (temp_exists("import_rejects"))
 		run_sql(run, "DROP TABLE pg_temp.import_rejects", SPI_OK_UTILITY);
 
-	/* the statements are planned with the batch's real size */
-	run_sql(run, psprintf("ANALYZE pg_temp.import_%s", kind->name), SPI_OK_UTILITY);
-
 	/*
 	 * The stored row of each key: a batch of up to IMPORT_PROBE_ROWS rows
 	 * probes the key index per row; a larger one joins the tenant's rows as a
-	 * whole.  (The planner cannot tell: it does not know how many distinct
-	 * keys the staged rows have, and would read a large ledger to find a few.)
+	 * whole, planned with the batch's statistics.  (The planner cannot tell:
+	 * it does not know how many distinct keys the staged rows have, and would
+	 * read a large ledger to find a few.)  A small batch is not analyzed: that
+	 * costs more than its plans gain (12 ms of a 55 ms apply of 1,000 rows).
 	 */
-	run_sql(run, psprintf("SELECT c.reltuples::int8 FROM pg_catalog.pg_class c "
-						  "WHERE c.oid = 'pg_temp.import_%s'::pg_catalog.regclass", kind->name), SPI_OK_SELECT);
-	if (result_int(1) <= IMPORT_PROBE_ROWS)
+	run_sql(run, psprintf("SELECT count(*) FROM pg_temp.import_%s", kind->name), SPI_OK_SELECT);
+	big = result_int(1) > IMPORT_PROBE_ROWS;
+	if (big)
+		run_sql(run, psprintf("ANALYZE pg_temp.import_%s", kind->name), SPI_OK_UTILITY);
+	if (!big)
 		stored = psprintf("LEFT JOIN LATERAL (SELECT s.* FROM %s WHERE %s LIMIT 1) s ON true",
 						  kind->stored_table, kind->stored_on);
 	else
@@ -480,7 +482,9 @@ resolve_and_check(ImportRun *run)
 	 * 1. Rows numbered in file order: row_number() over the bare scan of a
 	 * temporary heap that COPY filled is its physical order (a scan of local
 	 * buffers never starts mid-table).  The window sorts by (key, row): the
-	 * table is written in that order, which the insert's key order relies on.
+	 * table is written in that order, which the insert's key order relies on
+	 * (byte order: the same for every import, and a sort 2 to 3 times faster
+	 * than the database's collation measured on a million keys).
 	 * Each column's reason is computed once (OFFSET 0 keeps the planner from
 	 * computing them again for bad).
 	 */
@@ -489,11 +493,12 @@ resolve_and_check(ImportRun *run)
 				   "FROM (SELECT r.* %s "
 				   "      FROM (SELECT r.*, s.id AS stored_id, %s AS stored_differs, first_value(r.n) OVER w AS first_n "
 				   "              FROM (%s) r %s "
-				   "            WINDOW w AS (PARTITION BY r.k ORDER BY r.n)) r OFFSET 0) q",
+				   "            WINDOW w AS (PARTITION BY r.k COLLATE \"C\" ORDER BY r.n)) r OFFSET 0) q",
 				   any.data, why.data, kind->differs, kind->resolve, stored);
 	run_sql(run, sql, SPI_OK_UTILITY);
-	/* the statements below are planned with the batch's real size */
-	run_sql(run, "ANALYZE pg_temp.import_rows", SPI_OK_UTILITY);
+	/* the statements below are planned with the batch's real size (a large batch's) */
+	if (big)
+		run_sql(run, "ANALYZE pg_temp.import_rows", SPI_OK_UTILITY);
 
 	/* a key repeated in the file: its rows must agree with the first (rarely needed, so apart) */
 	run_sql(run, "SELECT count(*) FROM pg_temp.import_rows r WHERE r.n <> r.first_n AND r.k IS NOT NULL",

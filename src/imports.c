@@ -67,6 +67,8 @@ PG_FUNCTION_INFO_V1(import_numeric);
 
 /* up to this many staged rows, each key's stored row is found by an index probe */
 #define IMPORT_PROBE_ROWS	100000
+/* above this many, the staged and resolved rows are analyzed for the plans that follow */
+#define IMPORT_ANALYZE_ROWS	10000
 
 /*
  * Shared SQL fragments.  $T is the tenant id, $U the caller as an identifier,
@@ -436,6 +438,7 @@ resolve_and_check(ImportRun *run)
 	char	   *sql;
 	char	   *stored;
 	bool		big;
+	int64		staged;
 	char	   *cols;
 	char	   *col;
 	char	   *save;
@@ -456,10 +459,11 @@ resolve_and_check(ImportRun *run)
 	 * costs more than its plans gain (12 ms of a 55 ms apply of 1,000 rows).
 	 */
 	run_sql(run, psprintf("SELECT count(*) FROM pg_temp.import_%s", kind->name), SPI_OK_SELECT);
-	big = result_int(1) > IMPORT_PROBE_ROWS;
+	staged = result_int(1);
+	big = staged > IMPORT_ANALYZE_ROWS;
 	if (big)
 		run_sql(run, psprintf("ANALYZE pg_temp.import_%s", kind->name), SPI_OK_UTILITY);
-	if (!big)
+	if (staged <= IMPORT_PROBE_ROWS)
 		stored = psprintf("LEFT JOIN LATERAL (SELECT s.* FROM %s WHERE %s LIMIT 1) s ON true",
 						  kind->stored_table, kind->stored_on);
 	else

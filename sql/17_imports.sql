@@ -14,10 +14,21 @@ SET ROLE regress_web;
 -- no tenant context: refused
 SELECT easeinv.begin_import('movements');
 \echo :LAST_ERROR_SQLSTATE
+SELECT easeinv.check_import('movements');
+\echo :LAST_ERROR_SQLSTATE
 BEGIN;
 SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
 SAVEPOINT s;
 SELECT easeinv.begin_import('invoices');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.begin_import(NULL);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.check_import(NULL);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.check_import('invoices');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 SELECT easeinv.check_import('movements');

@@ -106,6 +106,13 @@ PG_FUNCTION_INFO_V1(import_numeric);
 
 #define MAX_CHECKS	12
 
+typedef struct ImportRun ImportRun;
+
+/* how each kind writes its fresh rows (below) */
+static void apply_movements(ImportRun *run);
+static void apply_opening_stock(ImportRun *run);
+static void apply_products(ImportRun *run);
+
 /* one column's check: the reason the value of r is bad, NULL when it is good */
 typedef struct ImportCheck
 {
@@ -136,7 +143,8 @@ typedef struct ImportKind
 	const char *duplicate;
 	const char *payload;
 	const char *skip;
-	bool		ledger;			/* writes movements and levels */
+	bool		ledger;			/* writes movements and levels (else products) */
+	void		(*apply) (ImportRun *run);	/* writes the fresh rows */
 	ImportCheck checks[MAX_CHECKS];
 } ImportKind;
 
@@ -178,6 +186,7 @@ static const ImportKind kinds[] = {
 		.payload = "product_id, from_id, to_id, q, cost, at, reason, reference_type, reference_id",
 		.skip = "false",
 		.ledger = true,
+		.apply = apply_movements,
 		.checks = {
 			{"idempotency_key",
 				"CASE WHEN r.k IS NULL THEN 'missing' "
@@ -231,6 +240,7 @@ static const ImportKind kinds[] = {
 		.payload = "nm, hsn, u, rate, ts",
 		.skip = "false",
 		.ledger = false,
+		.apply = apply_products,
 		.checks = {
 			{"sku",
 				"CASE WHEN r.k IS NULL THEN 'missing' "
@@ -275,6 +285,7 @@ static const ImportKind kinds[] = {
 		.payload = "q, cost, at",
 		.skip = "r.q = 0",
 		.ledger = true,
+		.apply = apply_opening_stock,
 		.checks = {
 			{"sku", PRODUCT_REASON},
 			{"location",
@@ -292,7 +303,7 @@ static const ImportKind kinds[] = {
 #define KIND_NAMES	"movements, products, opening_stock"
 
 /* An apply's state and counts. */
-typedef struct ImportRun
+struct ImportRun
 {
 	const ImportKind *kind;
 	int64		tenant;
@@ -305,7 +316,7 @@ typedef struct ImportRun
 				skipped,
 				levels,
 				fresh;
-} ImportRun;
+};
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -880,12 +891,7 @@ apply_import(PG_FUNCTION_ARGS)
 			(errmsg("import of %s: %lld rows checked, %lld bad, %lld new", run.kind->name,
 					(long long) run.rows, (long long) run.rejected, (long long) run.fresh)));
 
-	if (strcmp(run.kind->name, "movements") == 0)
-		apply_movements(&run);
-	else if (strcmp(run.kind->name, "opening_stock") == 0)
-		apply_opening_stock(&run);
-	else
-		apply_products(&run);
+	run.kind->apply(&run);
 	check_race(&run);
 	if (run.kind->ledger)
 		check_negative(&run);

@@ -9,7 +9,7 @@
 -- (220,000 groups to join rather than 2,000,000 deltas).  It runs with the settings
 -- apply_import gives its own statements (plan_cache_mode = force_generic_plan, which also
 -- keeps the foreign-key checks of new level rows from being planned once per row, and
--- work_mem = 64MB), so that the comparison measures the work and not the settings.  The
+-- work_mem = 128MB, jit = off), so that the comparison measures the work and not the settings.  The
 -- tables' own guard triggers, CHECKs, indexes and the levels' foreign keys fire for the floor
 -- as for easeinv: they are the same tables.
 -- Template: @TENANT@, @CSV@ (see easeinv.sql).  Prints:
@@ -18,7 +18,8 @@
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 BEGIN;
 SET LOCAL plan_cache_mode = force_generic_plan;
-SET LOCAL work_mem = '64MB';
+SET LOCAL work_mem = '128MB';
+SET LOCAL jit = off;
 SELECT easeinv.set_tenant(@TENANT@) AS tenant \gset
 CREATE TEMPORARY TABLE floor_movements (
     idempotency_key text, sku text, from_location text, to_location text, qty text,

@@ -120,6 +120,35 @@ sub run_sql
 	return ($out, $err);
 }
 
+# kill_cluster($node): SIGSTOP the postmaster so that it neither forks a backend nor notices a
+# death while its children are listed, SIGKILL every child, then the postmaster ($node->kill9):
+# no process gets to finish a statement, send an error or clean up.  Waits until they are reaped
+# (a new postmaster refuses to start while the old pid exists); returns how many children died.
+sub kill_cluster
+{
+	my ($node) = @_;
+	my $pm = $node->{_pid};
+	kill 'STOP', $pm;
+	my @children;
+	opendir my $proc, '/proc' or die "cannot read /proc: $!";
+	foreach my $p (grep { /^\d+$/ } readdir $proc)
+	{
+		open my $fh, '<', "/proc/$p/stat" or next;
+		my $stat = <$fh>;
+		close $fh;
+		push @children, $p if defined $stat && $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $pm;
+	}
+	closedir $proc;
+	kill 'KILL', @children;
+	$node->kill9;
+	my $deadline = time + 30;
+	usleep(25_000) while grep({ kill 0, $_ } $pm, @children) && time < $deadline;
+	die "killed postmaster $pm or its children still exist after 30 s"
+	  if grep { kill 0, $_ } $pm, @children;
+	note "killed postmaster $pm and its " . scalar(@children) . " children";
+	return scalar(@children);
+}
+
 END
 {
 	# An END block must not change the exit status of the test.

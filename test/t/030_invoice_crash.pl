@@ -465,32 +465,6 @@ cmp_ok($before->{pay_replayed}, '>', 0, 'before the crash: payments were replaye
 # 2. Killed mid-load, three times, after a different number of calls of the killed run.
 #-----------------------------------------------------------------------------------------------
 
-# kill_everything: SIGSTOP the postmaster so that it neither forks a backend nor notices a death
-# while its children are listed, SIGKILL every child, then the postmaster ($node->kill9).
-sub kill_everything
-{
-	my $pm = $node->{_pid};
-	kill 'STOP', $pm;
-	my @children;
-	opendir my $proc, '/proc' or die "cannot read /proc: $!";
-	foreach my $p (grep { /^\d+$/ } readdir $proc)
-	{
-		open my $fh, '<', "/proc/$p/stat" or next;
-		my $stat = <$fh>;
-		close $fh;
-		push @children, $p if defined $stat && $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $pm;
-	}
-	closedir $proc;
-	kill 'KILL', @children;
-	$node->kill9;
-	my $deadline = time + 30;
-	usleep(25_000) while grep({ kill 0, $_ } $pm, @children) && time < $deadline;
-	die "killed postmaster $pm or its children still exist after 30 s"
-	  if grep { kill 0, $_ } $pm, @children;
-	note "killed postmaster $pm and its " . scalar(@children) . " children";
-	return scalar(@children);
-}
-
 my $state = $before;
 foreach my $round (1 .. 3)
 {
@@ -508,7 +482,7 @@ foreach my $round (1 .. 3)
 	}
 	ok($load->{handle}->pumpable, "$label: pgbench is still running when the server is killed");
 	cmp_ok($calls - $calls_before, '>=', $threshold, "$label: at least $threshold calls committed before the kill");
-	cmp_ok(kill_everything(), '>=', $CLIENTS,
+	cmp_ok(EaseinvTest::kill_cluster($node), '>=', $CLIENTS,
 		"$label: the postmaster had at least $CLIENTS children (the clients' backends)");
 
 	$load = finish_pgbench($load);

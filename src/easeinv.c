@@ -57,9 +57,9 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
-	MarkGUCPrefixReserved("easeinv");
-
 	easeinv_tenant_init();
+
+	MarkGUCPrefixReserved("easeinv");
 }
 
 /* check_jwt_claim: the claim name must be a non-empty JSON object key. */

@@ -46,6 +46,9 @@ extern int64 easeinv_resolve_tenant(TenantLookup mode);
 extern bool easeinv_role_bypasses_rls(void);
 extern void easeinv_tenant_init(void);
 
+/* restore.c: the running statement is pg_restore's COPY into this table */
+extern bool easeinv_restoring(Oid relid);
+
 /* gstin.c */
 extern bool easeinv_gstin_is_valid(const char *gstin, int len, const char **why);
 

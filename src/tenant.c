@@ -7,13 +7,27 @@
  *		SET LOCAL or set_config(..., true);
  *	  - the claim named by easeinv.jwt_claim (default "tenant_id") in the
  *		PostgREST-style GUC request.jwt.claims.
- * When both are present they must agree.  Both must be transaction-scoped
- * (SET LOCAL, set_config(..., true), set_tenant()): a value that outlives its
- * transaction (plain SET, ALTER ROLE ... SET, a connection option) would leak
- * into the next client's transaction behind a transaction pooler, so it is
- * refused.  Missing, blank, malformed,
- * non-positive, out-of-range, unknown and inactive tenants all fail closed
- * with SQLSTATE 42501 (insufficient_privilege) and a hint.
+ * When both are present they must agree.  Only a transaction-scoped value
+ * counts (SET LOCAL, set_config(..., true), set_tenant(), a function's SET
+ * clause).  A value that outlives its transaction (plain SET, ALTER ROLE ...
+ * SET, a connection option) is what one client leaves behind on a server
+ * connection of a transaction pooler for the next client: it never becomes a
+ * context, and it never denies another source either.  It is ignored; when no
+ * transaction-scoped source is left, the usual 42501 "no tenant context"
+ * says in its detail that a session-level value was present and ignored.
+ * Missing, blank, malformed, non-positive, out-of-range, unknown and inactive
+ * tenants all fail closed with SQLSTATE 42501 (insufficient_privilege) and a
+ * hint.  A claims document naming the tenant claim twice is refused (JSON
+ * parsers disagree on which one wins).
+ *
+ * Parallel workers get the leader's GUC values but not their history (the
+ * GUC stack that says SET LOCAL from SET).  So the leader decides: before a
+ * parallel plan starts (ExecutorStart_hook), it writes which of its sources
+ * are transaction-scoped into the internal GUC easeinv.parallel_scope, which
+ * PostgreSQL copies to the workers with the other GUCs; users cannot set it
+ * (its check hook refuses every value not written by this file).  A worker
+ * trusts only that decision, and only for exactly the values it was made
+ * for; without one it treats every source as session-level (fail closed).
  *
  * The result is cached per transaction, keyed on the exact source strings, so
  * the parse and the lookup in easeinv.tenants happen once per transaction or
@@ -28,6 +42,8 @@
 #include "access/table.h"
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
 #include "catalog/namespace.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
@@ -73,9 +89,24 @@ typedef struct TenantCache
 	char	   *claims;			/* request.jwt.claims as seen (TopMemoryContext) */
 	char		claim_name[64];	/* easeinv.jwt_claim as seen */
 	int64		tenant;			/* resolved tenant, 0 for none */
+	bool		guc_ignored;	/* a session-level easeinv.tenant_id was ignored */
+	bool		claims_ignored; /* a session-level request.jwt.claims was ignored */
 } TenantCache;
 
 static TenantCache cache;
+
+/* Where a tenant source's value comes from. */
+typedef enum SourceScope
+{
+	SCOPE_ABSENT,				/* blank or unset */
+	SCOPE_TRANSACTION,			/* set for this transaction: it counts */
+	SCOPE_SESSION				/* outlives the transaction: ignored */
+} SourceScope;
+
+/* easeinv.parallel_scope: the leader's decision for its workers (see the header) */
+static char *parallel_scope_guc = NULL;
+static bool parallel_scope_writing = false;
+static ExecutorStart_hook_type prev_executor_start = NULL;
 
 /* State of the claims parser: we look for one key at the top level only. */
 typedef struct ClaimSearch
@@ -84,25 +115,124 @@ typedef struct ClaimSearch
 	const char *claim;			/* key to find */
 	bool		in_claim;		/* the current top-level field is the claim */
 	bool		found;
+	bool		repeated;		/* the claim appears more than once */
 	JsonTokenType type;			/* scalar type, or JSON_TOKEN_OBJECT_START etc */
 	char	   *value;			/* scalar token text */
 } ClaimSearch;
 
 static int64 parse_tenant_text(const char *text, const char *source);
 static struct config_generic *lookup_guc(const char *name);
-static void require_transaction_scope(const char *name);
+static SourceScope source_scope(const char *name, const char *value, const char *claims);
+static SourceScope leader_scope(const char *name);
+static char *scope_decision(const char *guc, const char *claims);
+static bool check_parallel_scope(char **newval, void **extra, GucSource source);
+static void tenant_executor_start(QueryDesc *queryDesc, int eflags);
 static int64 tenant_from_claims(const char *claims);
+static void no_context_error(const char *claims, bool guc_ignored, bool claims_ignored) pg_attribute_noreturn();
 static void check_tenant_active(int64 tenant);
 static bool claims_equal(const char *a, const char *b);
 static JSON_CB_TYPE claim_field_start(void *state, char *fname, bool isnull);
 static JSON_CB_TYPE claim_scalar(void *state, char *token, JsonTokenType tokentype);
 static JSON_CB_TYPE claim_struct_start(void *state);
 
-/* easeinv_tenant_init: reset the cache when the library is loaded. */
+/*
+ * easeinv_tenant_init: reset the cache when the library is loaded, define the
+ * internal GUC that carries the leader's decision to parallel workers, and
+ * install the hook that writes it.
+ */
 void
 easeinv_tenant_init(void)
 {
 	memset(&cache, 0, sizeof(cache));
+
+	DefineCustomStringVariable("easeinv.parallel_scope",
+							   "Internal: which tenant sources the leader of a parallel query found transaction-scoped.",
+							   "Written by easeinv only; any other value is refused.",
+							   &parallel_scope_guc,
+							   "",
+							   PGC_USERSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
+							   check_parallel_scope, NULL, NULL);
+
+	prev_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = tenant_executor_start;
+}
+
+/*
+ * check_parallel_scope: only this file writes easeinv.parallel_scope (and
+ * PostgreSQL, copying the leader's value into a parallel worker).  The empty
+ * default is always fine: it means "no decision", which fails closed.
+ */
+static bool
+check_parallel_scope(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0' || parallel_scope_writing || InitializingParallelWorker)
+		return true;
+	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+	GUC_check_errmsg("easeinv.parallel_scope is internal to easeinv");
+	GUC_check_errdetail("It carries the tenant decision of a parallel query's leader to its workers.");
+	GUC_check_errhint("Set the tenant with easeinv.set_tenant() or SET LOCAL easeinv.tenant_id.");
+	return false;
+}
+
+/*
+ * scope_decision: the leader's decision as written into easeinv.parallel_scope:
+ * one letter per source (t transaction, s session, - absent) and hashes of
+ * the values it was made for, so that a worker applies it only to them.
+ */
+static char *
+scope_decision(const char *guc, const char *claims)
+{
+	char		g = "-ts"[leader_scope(EASEINV_TENANT_GUC)];
+	char		c = "-ts"[leader_scope(EASEINV_JWT_CLAIMS_GUC)];
+
+	if (guc[0] == '\0')
+		g = '-';
+	if (claims == NULL)
+		c = '-';
+	return psprintf("%c%c:%08x:%08x", g, c,
+					hash_bytes((const unsigned char *) guc, strlen(guc)),
+					claims ? hash_bytes((const unsigned char *) claims, strlen(claims)) : 0);
+}
+
+/*
+ * tenant_executor_start: before a plan that may start parallel workers, write
+ * the leader's decision for them.  Not inside a parallel operation (GUCs are
+ * frozen there, and the decision written before it still holds).
+ */
+static void
+tenant_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (queryDesc->plannedstmt != NULL && queryDesc->plannedstmt->parallelModeNeeded &&
+		!IsInParallelMode() && !IsParallelWorker() && IsTransactionState())
+	{
+		const char *guc = easeinv_tenant_guc ? easeinv_tenant_guc : "";
+		const char *claims = GetConfigOption(EASEINV_JWT_CLAIMS_GUC, true, false);
+		char	   *volatile decision;
+
+		if (claims != NULL && claims[0] == '\0')
+			claims = NULL;
+		decision = scope_decision(guc, claims);
+		if (parallel_scope_guc == NULL || strcmp(parallel_scope_guc, decision) != 0)
+		{
+			parallel_scope_writing = true;
+			PG_TRY();
+			{
+				(void) set_config_option("easeinv.parallel_scope", decision, PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_LOCAL, true, 0, false);
+			}
+			PG_FINALLY();
+			{
+				parallel_scope_writing = false;
+			}
+			PG_END_TRY();
+		}
+		pfree(decision);
+	}
+	if (prev_executor_start)
+		prev_executor_start(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
 }
 
 /* claims_equal: NULL-safe string equality. */
@@ -119,7 +249,8 @@ claims_equal(const char *a, const char *b)
  *
  * With TENANT_REQUIRED, no context raises 42501; with TENANT_OPTIONAL it
  * returns 0.  A context that is present but bad raises 42501 in both modes:
- * a malformed tenant is never mistaken for "no tenant".
+ * a malformed tenant is never mistaken for "no tenant".  Session-level values
+ * are ignored (see the file header).
  */
 int64
 easeinv_resolve_tenant(TenantLookup mode)
@@ -129,6 +260,8 @@ easeinv_resolve_tenant(TenantLookup mode)
 	int64		from_guc = 0;
 	int64		from_claims = 0;
 	int64		tenant;
+	bool		guc_ignored = false;
+	bool		claims_ignored = false;
 
 	if (claims != NULL && claims[0] == '\0')
 		claims = NULL;
@@ -140,6 +273,8 @@ easeinv_resolve_tenant(TenantLookup mode)
 		claims_equal(cache.claims, claims))
 	{
 		tenant = cache.tenant;
+		guc_ignored = cache.guc_ignored;
+		claims_ignored = cache.claims_ignored;
 	}
 	else
 	{
@@ -147,11 +282,18 @@ easeinv_resolve_tenant(TenantLookup mode)
 
 		if (guc[0] != '\0')
 		{
-			require_transaction_scope(EASEINV_TENANT_GUC);
-			from_guc = parse_tenant_text(guc, EASEINV_TENANT_GUC);
+			if (source_scope(EASEINV_TENANT_GUC, guc, claims) == SCOPE_TRANSACTION)
+				from_guc = parse_tenant_text(guc, EASEINV_TENANT_GUC);
+			else
+				guc_ignored = true;
 		}
 		if (claims != NULL)
-			from_claims = tenant_from_claims(claims);
+		{
+			if (source_scope(EASEINV_JWT_CLAIMS_GUC, guc, claims) == SCOPE_TRANSACTION)
+				from_claims = tenant_from_claims(claims);
+			else
+				claims_ignored = true;
+		}
 
 		if (from_guc != 0 && from_claims != 0 && from_guc != from_claims)
 			ereport(ERROR,
@@ -179,26 +321,47 @@ easeinv_resolve_tenant(TenantLookup mode)
 			strlcpy(cache.claim_name, easeinv_jwt_claim, sizeof(cache.claim_name));
 			cache.lxid = EASEINV_MY_LXID;
 			cache.tenant = tenant;
+			cache.guc_ignored = guc_ignored;
+			cache.claims_ignored = claims_ignored;
 			cache.valid = true;
 		}
 	}
 
 	if (tenant == 0 && mode == TENANT_REQUIRED)
-	{
-		if (claims != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("no tenant context"),
-					 errdetail("request.jwt.claims has no \"%s\" claim and easeinv.tenant_id is not set.",
-							   easeinv_jwt_claim),
-					 errhint(TENANT_HINT)));
+		no_context_error(claims, guc_ignored, claims_ignored);
+	return tenant;
+}
+
+/*
+ * no_context_error: 42501 for a transaction with no tenant context, saying
+ * which session-level values were present and ignored.
+ */
+static void
+no_context_error(const char *claims, bool guc_ignored, bool claims_ignored)
+{
+	if (guc_ignored || claims_ignored)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("no tenant context"),
-				 errdetail("Tenant data can only be read or written inside a tenant context."),
+				 errdetail("A session-level value of %s was present and ignored: only a value set for the "
+						   "transaction is a tenant context (behind a transaction pooler a session-level "
+						   "value belongs to an earlier client).",
+						   guc_ignored && claims_ignored ? EASEINV_TENANT_GUC " and " EASEINV_JWT_CLAIMS_GUC :
+						   guc_ignored ? EASEINV_TENANT_GUC : EASEINV_JWT_CLAIMS_GUC),
+				 errhint("Call easeinv.set_tenant(<id>) or SET LOCAL easeinv.tenant_id = '<id>' inside the "
+						 "transaction, and RESET the session-level value.")));
+	if (claims != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("no tenant context"),
+				 errdetail("request.jwt.claims has no \"%s\" claim and easeinv.tenant_id is not set.",
+						   easeinv_jwt_claim),
 				 errhint(TENANT_HINT)));
-	}
-	return tenant;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("no tenant context"),
+			 errdetail("Tenant data can only be read or written inside a tenant context."),
+			 errhint(TENANT_HINT)));
 }
 
 /* lookup_guc: the GUC's record, or NULL when it does not exist. */
@@ -220,43 +383,58 @@ lookup_guc(const char *name)
 }
 
 /*
- * require_transaction_scope: the non-blank value of GUC `name` must have been
- * set in the current transaction, with SET LOCAL, set_config(..., true), or a
- * function's SET clause.  A value with no entry on the GUC's stack comes from
- * before this transaction (SET, ALTER ROLE/DATABASE ... SET, PGOPTIONS,
- * postgresql.conf), and a plain SET inside the transaction (state GUC_SET)
- * survives its end: both would carry one client's tenant into another
- * client's transaction behind pgbouncer, so both are refused.
- *
- * Parallel workers get their GUC values copied without the stack; the leader
- * has already applied this check, so workers skip it.
+ * leader_scope: where the non-blank value of GUC `name` comes from, read from
+ * the GUC's stack in the current transaction.  The top entry is the latest
+ * change: SET LOCAL or set_config(..., true) (GUC_LOCAL), SET LOCAL over an
+ * earlier SET (GUC_SET_LOCAL) and a function's SET clause (GUC_SAVE) end with
+ * the transaction; a plain SET inside it (GUC_SET) survives it, and a value
+ * with no entry at all comes from before the transaction (SET, ALTER ROLE/
+ * DATABASE ... SET, PGOPTIONS, postgresql.conf).
  */
-static void
-require_transaction_scope(const char *name)
+static SourceScope
+leader_scope(const char *name)
 {
-	struct config_generic *gconf;
-	GucStack   *stack;
-	bool		scoped;
+	struct config_generic *gconf = lookup_guc(name);
 
-	if (IsParallelWorker())
-		return;
-	gconf = lookup_guc(name);
-	if (gconf == NULL)
-		return;
+	if (gconf == NULL || gconf->stack == NULL)
+		return SCOPE_SESSION;
+	switch (gconf->stack->state)
+	{
+		case GUC_SAVE:
+		case GUC_LOCAL:
+		case GUC_SET_LOCAL:
+			return SCOPE_TRANSACTION;
+		case GUC_SET:
+			break;
+	}
+	return SCOPE_SESSION;
+}
 
-	scoped = (gconf->stack != NULL);
-	for (stack = gconf->stack; stack != NULL; stack = stack->prev)
-		if (stack->state == GUC_SET || stack->state == GUC_SET_LOCAL)
-			scoped = false;
-	if (!scoped)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("tenant context must be set for the transaction, not the session"),
-				 errdetail("%s was set with SET (not SET LOCAL), ALTER ROLE ... SET, or a connection option; "
-						   "behind a transaction pooler it would leak into other clients' transactions.",
-						   name),
-				 errhint("Use easeinv.set_tenant(<id>) or SET LOCAL inside the transaction, and RESET %s.",
-						 name)));
+/*
+ * source_scope: whether the non-blank value of a tenant source counts.  In a
+ * parallel worker, the leader's decision in easeinv.parallel_scope, when it
+ * was made for exactly the values this worker sees; otherwise session-level.
+ */
+static SourceScope
+source_scope(const char *name, const char *guc, const char *claims)
+{
+	char	   *expected;
+	bool		match;
+	char		letter;
+
+	if (!IsParallelWorker())
+		return leader_scope(name);
+
+	if (parallel_scope_guc == NULL || strlen(parallel_scope_guc) < 2)
+		return SCOPE_SESSION;
+	expected = scope_decision(guc, claims);
+	/* the hashes must match: the decision was made for these values */
+	match = strcmp(parallel_scope_guc + 2, expected + 2) == 0;
+	pfree(expected);
+	if (!match)
+		return SCOPE_SESSION;
+	letter = strcmp(name, EASEINV_TENANT_GUC) == 0 ? parallel_scope_guc[0] : parallel_scope_guc[1];
+	return letter == 't' ? SCOPE_TRANSACTION : SCOPE_SESSION;
 }
 
 /*
@@ -306,6 +484,8 @@ claim_field_start(void *state, char *fname, bool isnull)
 	cs->in_claim = (cs->lex->lex_level == 1 && strcmp(fname, cs->claim) == 0);
 	if (cs->in_claim)
 	{
+		if (cs->found)
+			cs->repeated = true;
 		cs->found = true;
 		cs->type = JSON_TOKEN_NULL;
 		cs->value = NULL;
@@ -356,7 +536,6 @@ tenant_from_claims(const char *claims)
 	JsonParseErrorType rc;
 	char	   *copy = pstrdup(claims);
 
-	require_transaction_scope(EASEINV_JWT_CLAIMS_GUC);
 	memset(&cs, 0, sizeof(cs));
 	memset(&sem, 0, sizeof(sem));
 #if PG_VERSION_NUM >= 170000
@@ -381,6 +560,14 @@ tenant_from_claims(const char *claims)
 				 errhint("request.jwt.claims must be the JSON claims of a verified JWT.")));
 	if (lex->token_type != JSON_TOKEN_END)
 		elog(ERROR, "JSON parse of request.jwt.claims stopped early");
+
+	/* {"tenant_id": 1, "tenant_id": 2}: parsers disagree on which one wins, so refuse */
+	if (cs.repeated)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("invalid tenant claim in request.jwt.claims"),
+				 errdetail("The JWT claim \"%s\" appears more than once.", cs.claim),
+				 errhint("Issue tokens whose claims name the tenant once.")));
 
 	if (!cs.found || cs.type == JSON_TOKEN_NULL)
 		return 0;
@@ -516,7 +703,8 @@ set_tenant(PG_FUNCTION_ARGS)
 				 errhint("Pass the id of an active tenant.")));
 
 	claims = GetConfigOption(EASEINV_JWT_CLAIMS_GUC, true, false);
-	if (claims != NULL && claims[0] != '\0')
+	if (claims != NULL && claims[0] != '\0' &&
+		source_scope(EASEINV_JWT_CLAIMS_GUC, easeinv_tenant_guc ? easeinv_tenant_guc : "", claims) == SCOPE_TRANSACTION)
 		from_claims = tenant_from_claims(claims);
 	if (from_claims != 0 && from_claims != tenant)
 		ereport(ERROR,

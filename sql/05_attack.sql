@@ -121,7 +121,7 @@ SELECT * FROM notes;
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 
--- 8b. a context that would outlive its transaction is refused: behind a transaction pooler a
+-- 8b. a context that would outlive its transaction is ignored: behind a transaction pooler a
 -- session-level value reaches the next client's transaction
 SET easeinv.tenant_id = '1';
 SELECT * FROM notes;
@@ -129,7 +129,7 @@ SELECT * FROM notes;
 BEGIN;
 SELECT * FROM notes;
 ROLLBACK;
--- SET LOCAL over it is fine for this transaction; the session value stays refused afterwards
+-- SET LOCAL over it is fine for this transaction; the session value stays ignored afterwards
 BEGIN;
 SET LOCAL easeinv.tenant_id = '1';
 SELECT count(*) FROM notes;
@@ -137,7 +137,7 @@ COMMIT;
 SELECT count(*) FROM notes;
 \echo :LAST_ERROR_SQLSTATE
 RESET easeinv.tenant_id;
--- a plain SET inside the transaction survives it, so it is refused too
+-- a plain SET inside the transaction survives it, so it is ignored too
 BEGIN;
 SET easeinv.tenant_id = '1';
 SELECT count(*) FROM notes;

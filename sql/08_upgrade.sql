@@ -34,9 +34,11 @@ parts AS (
     SELECT 'policy ' || c.relname || ' ' || p.polname || ' ' || COALESCE(pg_get_expr(p.polqual, p.polrelid), '')
       FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = 'easeinv'::regnamespace
     UNION ALL
-    SELECT 'trigger ' || c.relname || ' ' || pg_get_triggerdef(t.oid)
+    SELECT 'trigger ' || c.relname || ' ' || pg_get_triggerdef(t.oid) || ' enabled ' || t.tgenabled::text
       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
      WHERE c.relnamespace = 'easeinv'::regnamespace AND NOT t.tgisinternal
+    UNION ALL
+    SELECT 'event trigger ' || e.evtname || ' enabled ' || e.evtenabled::text FROM pg_event_trigger e
     UNION ALL
     SELECT 'rls ' || c.relname || ' ' || c.relrowsecurity || ' ' || c.relforcerowsecurity
       FROM pg_class c WHERE c.relnamespace = 'easeinv'::regnamespace AND c.relkind IN ('r', 'p')

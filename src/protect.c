@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ * protect.c
+ *	  enable_tenancy(): protect a table, telling the partition event trigger
+ *	  that the DDL it runs needs no help.
+ *
+ * enable_tenancy's steps (the PL/pgSQL function enable_tenancy_steps) run
+ * ALTER TABLE and CREATE POLICY on the table; the event trigger
+ * easeinv_protect_new_partitions fires at the end of each ALTER TABLE and
+ * would protect the tree again, recursively, while the steps are half done.
+ * It skips while enable_tenancy runs.  That state is a counter in this
+ * backend's memory, raised only around the steps and lowered however they
+ * end: no GUC, no function a user can call to raise it (a user-settable
+ * switch would let any session create an unprotected partition).
+ *-------------------------------------------------------------------------
+ */
+#include "easeinv.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(enable_tenancy);
+PG_FUNCTION_INFO_V1(protecting);
+
+static void materialize_text_srf(FunctionCallInfo fcinfo);
+
+/* how many enable_tenancy calls of this backend are running (nested through DDL) */
+static int	protecting_depth = 0;
+
+/*
+ * materialize_text_srf: set up a set-returning function of one text column in
+ * materialize mode (InitMaterializedSRF wants a row type; this returns setof
+ * text, and is also called in a target list, as by PERFORM).
+ */
+static void
+materialize_text_srf(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	TupleDesc	desc;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || !(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	desc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(desc, (AttrNumber) 1, "enable_tenancy", TEXTOID, -1, 0);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->setDesc = desc;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * enable_tenancy(tbl regclass) returns setof text: enable_tenancy_steps(tbl)
+ * with the partition event trigger told to stand aside.  Runs as the caller.
+ */
+Datum
+enable_tenancy(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[1] = {REGCLASSOID};
+	Datum		values[1];
+	uint64		i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null"),
+				 errhint("Pass the table to protect, such as 'public.notes'.")));
+	values[0] = PG_GETARG_DATUM(0);
+	materialize_text_srf(fcinfo);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	protecting_depth++;
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("SELECT step FROM easeinv.enable_tenancy_steps($1) AS step",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "easeinv.enable_tenancy_steps failed");
+	}
+	PG_FINALLY();
+	{
+		protecting_depth--;
+	}
+	PG_END_TRY();
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		step = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		out[1];
+		bool		nulls[1] = {isnull};
+
+		out[0] = step;			/* tuplestore_putvalues copies it out of SPI memory */
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * protecting() returns boolean: whether an enable_tenancy of this backend is
+ * running.  Read by the partition event trigger; VOLATILE.
+ */
+Datum
+protecting(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(protecting_depth > 0);
+}

@@ -47,7 +47,9 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "portability/instr_time.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -60,6 +62,7 @@ PG_FUNCTION_INFO_V1(check_import);
 PG_FUNCTION_INFO_V1(apply_import);
 PG_FUNCTION_INFO_V1(import_time);
 PG_FUNCTION_INFO_V1(import_numeric);
+PG_FUNCTION_INFO_V1(import_text);
 
 /* the work_mem an apply uses at least: its sorts and aggregates are over the whole batch */
 #define IMPORT_WORK_MEM		"128MB"
@@ -105,6 +108,9 @@ PG_FUNCTION_INFO_V1(import_numeric);
 	"' (movement ' || r.stored_id || ')'"
 
 #define MAX_CHECKS	12
+
+/* objsubid of the advisory lock that names a running import's tenant (0.5.0/60_imports.sql) */
+#define EASEINV_IMPORT_LOCK	17737
 
 typedef struct ImportRun ImportRun;
 
@@ -320,6 +326,44 @@ struct ImportRun
 
 /* ---------------------------------------------------------------- helpers */
 
+/*
+ * verified_resolve: the kind's resolve reading the staged rows through their
+ * encoding check.  COPY stores what a client sends with client_encoding
+ * SQL_ASCII without checking it, so every staged column goes through
+ * import_text (invalid sequences shown as U+FFFD, or ? in other encodings)
+ * and bad_encoding lists the columns that held invalid text.  Nothing else
+ * of the import sees the raw bytes.
+ */
+static char *
+verified_resolve(const ImportKind *kind)
+{
+	StringInfoData clean;
+	StringInfoData bad;
+	StringInfoData raw;
+	char	   *columns = pstrdup(kind->columns);
+	char	   *from = psprintf("FROM pg_temp.import_%s i", kind->name);
+	const char *at = strstr(kind->resolve, from);
+	char	   *col;
+	char	   *save;
+
+	if (at == NULL)
+		elog(ERROR, "import kind %s reads no pg_temp.import_%s i", kind->name, kind->name);
+	initStringInfo(&clean);
+	initStringInfo(&bad);
+	initStringInfo(&raw);
+	for (col = strtok_r(columns, ", ", &save); col != NULL; col = strtok_r(NULL, ", ", &save))
+	{
+		appendStringInfo(&raw, "%ss.%s, easeinv.import_text(s.%s) AS %s_text", raw.len ? ", " : "", col, col, col);
+		appendStringInfo(&clean, "%sv.%s_text AS %s", clean.len ? ", " : "", col, col);
+		appendStringInfo(&bad, "%sCASE WHEN v.%s_text IS DISTINCT FROM v.%s THEN '%s' END",
+						 bad.len ? ", " : "", col, col, col);
+	}
+	return psprintf("%.*sFROM (SELECT %s, pg_catalog.array_remove(ARRAY[%s], NULL) AS bad_encoding "
+					"FROM (SELECT %s FROM pg_temp.import_%s s OFFSET 0) v) i%s",
+					(int) (at - kind->resolve), kind->resolve, clean.data, bad.data, raw.data, kind->name,
+					at + strlen(from));
+}
+
 /* the kind named by argument 0 (22004 when null, 22023 when unknown) */
 static const ImportKind *
 kind_arg(FunctionCallInfo fcinfo)
@@ -483,9 +527,11 @@ resolve_and_check(ImportRun *run)
 	initStringInfo(&why);
 	initStringInfo(&any);
 	initStringInfo(&vals);
+	/* text not valid in the database encoding is reported before anything else about the column */
 	for (c = 0; c < MAX_CHECKS && kind->checks[c].column; c++)
 	{
-		appendStringInfo(&why, ", %s AS why_%d", kind->checks[c].reason, c);
+		appendStringInfo(&why, ", CASE WHEN '%s' = ANY (r.bad_encoding) THEN 'not valid %s text' ELSE %s END AS why_%d",
+						 kind->checks[c].column, GetDatabaseEncodingName(), kind->checks[c].reason, c);
 		appendStringInfo(&any, "%sq.why_%d", c ? ", " : "", c);
 		appendStringInfo(&vals, "%s('%s', r.%s, r.why_%d)", c ? ", " : "",
 						 kind->checks[c].column, kind->checks[c].column, c);
@@ -509,7 +555,7 @@ resolve_and_check(ImportRun *run)
 				   "      FROM (SELECT r.*, s.id AS stored_id, %s AS stored_differs, first_value(r.n) OVER w AS first_n "
 				   "              FROM (%s) r %s "
 				   "            WINDOW w AS (PARTITION BY r.k COLLATE \"C\" ORDER BY r.n)) r OFFSET 0) q",
-				   any.data, why.data, kind->differs, kind->resolve, stored);
+				   any.data, why.data, kind->differs, verified_resolve(kind), stored);
 	run_sql(run, sql, SPI_OK_UTILITY);
 	/* the statements below are planned with the batch's real size (a large batch's) */
 	if (big)
@@ -624,7 +670,7 @@ insert_movements(ImportRun *run, const char *select_list)
 				   "       UNION ALL SELECT i.product_id, i.to_location_id, i.qty FROM ins i) d "
 				   " GROUP BY d.product_id, d.location_id ORDER BY d.product_id, d.location_id "
 				   " ON CONFLICT (tenant_id, product_id, location_id) "
-				   " DO UPDATE SET on_hand = l.on_hand + excluded.on_hand, updated_at = now() "
+				   " DO UPDATE SET on_hand = easeinv.level_add(l.on_hand, excluded.on_hand, l.product_id, l.location_id), updated_at = now() "
 				   " RETURNING 1) "
 				   "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM lv)",
 				   select_list, run->kind->skip);
@@ -763,7 +809,19 @@ begin_import(PG_FUNCTION_ARGS)
 	LedgerSession session;
 	char	   *caller = caller_name();
 
-	(void) easeinv_resolve_tenant(TENANT_REQUIRED);
+	int64		tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	LOCKTAG		tag;
+
+	/*
+	 * The import's tenant, where other sessions can see it: a lock of the
+	 * transaction on an advisory tag of easeinv's own (objsubid
+	 * EASEINV_IMPORT_LOCK, which pg_advisory_lock never uses) naming the
+	 * tenant.  import_progress shows a tenant only its own running imports
+	 * by it; no one waits on it (share mode).
+	 */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ((uint64) tenant >> 32), (uint32) tenant,
+						 EASEINV_IMPORT_LOCK);
+	(void) LockAcquire(&tag, ShareLock, false, false);
 
 	/*
 	 * The staging table belongs to the ledger's owner, whose statements read
@@ -1056,4 +1114,40 @@ import_numeric(PG_FUNCTION_ARGS)
 	memcpy(buf, start, end - start);
 	buf[end - start] = '\0';
 	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/*
+ * import_text(text) returns text: the text itself when it is valid in the
+ * database encoding, else a copy with each invalid byte shown as U+FFFD (in
+ * UTF8; ? in other encodings), so that an import can report the row and show
+ * the value.  STABLE (the database's encoding), STRICT, PARALLEL SAFE.
+ */
+Datum
+import_text(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *p = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	int			encoding = GetDatabaseEncoding();
+	StringInfoData out;
+
+	if (encoding == PG_SQL_ASCII || pg_verify_mbstr(encoding, p, len, true))
+		PG_RETURN_TEXT_P(t);
+	initStringInfo(&out);
+	while (len > 0)
+	{
+		int			ok = pg_encoding_verifymbstr(encoding, p, len);
+
+		appendBinaryStringInfo(&out, p, ok);
+		p += ok;
+		len -= ok;
+		if (len > 0)
+		{
+			/* one invalid byte (a NUL too), shown and skipped */
+			appendStringInfoString(&out, encoding == PG_UTF8 ? "\xEF\xBF\xBD" : "?");
+			p++;
+			len--;
+		}
+	}
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
 }

@@ -122,10 +122,15 @@ fiscal_year_start(int32 date)
 				m,
 				d;
 
-	if (DATE_NOT_FINITE(date))
+	/* GST began on 2017-07-01; a BC or far-future date numbers nothing sensible */
+	if (DATE_NOT_FINITE(date) ||
+		date < date2j(2017, 7, 1) - POSTGRES_EPOCH_JDATE ||
+		date > date2j(2999, 12, 31) - POSTGRES_EPOCH_JDATE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("an invoice date must be a finite date")));
+				 errmsg("invalid invoice date %s", DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(date)))),
+				 errdetail("An invoice is dated from 2017-07-01 (the start of GST) to 2999-12-31."),
+				 errhint("Pass the invoice's date.")));
 	j2date(date + POSTGRES_EPOCH_JDATE, &y, &m, &d);
 	return m >= 4 ? y : y - 1;
 }

@@ -649,13 +649,12 @@ cancel_invoice(PG_FUNCTION_ARGS)
 		uint64		r;
 
 		kept_plan(&movements_plan,
-				 "SELECT m.id, l.line_no FROM easeinv.invoice_lines l "
+				 "SELECT m.id, l.line_no, r.id FROM easeinv.invoice_lines l "
 				 "JOIN easeinv.stock_movements m ON m.tenant_id = l.tenant_id "
 				 " AND m.idempotency_key = 'easeinv:invoice:' || l.invoice_id::text || ':line:' || l.line_no::text "
+				 /* one reversed by hand (possible before 0.5.0) is not reversed again */
+				 "LEFT JOIN easeinv.stock_movements r ON r.tenant_id = m.tenant_id AND r.reverses_id = m.id "
 				 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 "
-				 /* one reversed by hand already is not reversed again */
-				 "  AND NOT EXISTS (SELECT 1 FROM easeinv.stock_movements r "
-				 "                   WHERE r.tenant_id = m.tenant_id AND r.reverses_id = m.id) "
 				 "ORDER BY m.product_id, l.line_no", 2, types);
 		if (SPI_execute_plan(movements_plan, v, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading the invoice's movements failed");
@@ -664,8 +663,19 @@ cancel_invoice(PG_FUNCTION_ARGS)
 		line_nos = palloc(sizeof(int32) * (SPI_processed + 1));
 		for (r = 0; r < SPI_processed; r++)
 		{
+			bool		reversed_null;
+			Datum		reversed = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &reversed_null);
+
 			movements[nmov] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
 			line_nos[nmov] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+			if (!reversed_null)
+			{
+				ereport(NOTICE,
+						(errmsg("stock movement %lld of line %d was already reversed by movement %lld",
+								(long long) movements[nmov], line_nos[nmov], (long long) DatumGetInt64(reversed)),
+						 errdetail("It is not reversed again.  Since 0.5.0 only the invoice's cancel or credit note reverses its movements.")));
+				continue;
+			}
 			nmov++;
 		}
 		number = pstrdup(number);
@@ -677,6 +687,6 @@ cancel_invoice(PG_FUNCTION_ARGS)
 		(void) post_reversal(NULL,
 							 cstring_to_text(psprintf("easeinv:cancel:%lld:line:%d", (long long) id, line_nos[i])),
 							 movements[i],
-							 cstring_to_text(psprintf("%s cancelled", number)));
+							 cstring_to_text(psprintf("%s cancelled", number)), true);
 	return result;
 }

@@ -56,6 +56,7 @@
 PG_FUNCTION_INFO_V1(move_stock);
 PG_FUNCTION_INFO_V1(reverse_movement);
 PG_FUNCTION_INFO_V1(ledger_guard);
+PG_FUNCTION_INFO_V1(level_add);
 
 /* Columns of easeinv.movement, in order; the ledger queries return the same list. */
 enum
@@ -108,11 +109,17 @@ ledger_plan(LedgerPlan which)
 		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
 		[PLAN_REVERSAL_OF] = "SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
 		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND reverses_id OPERATOR(pg_catalog.=) $2",
+		/*
+		 * Product and locations are read FOR KEY SHARE: what they say (track_stock,
+		 * internal or virtual) decides how the movement is checked, and their guards
+		 * (0.5.0/50_rules_kept.sql) take the row FOR UPDATE before they allow a change,
+		 * so they wait for the movement and then see it.
+		 */
 		[PLAN_PRODUCT] = "SELECT track_stock, deleted_at IS NOT NULL FROM easeinv.products"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
+		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2 FOR KEY SHARE",
 		[PLAN_LOCATION] = "SELECT kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), deleted_at IS NOT NULL"
 		" FROM easeinv.locations"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
+		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2 FOR KEY SHARE",
 		[PLAN_INSERT] = "INSERT INTO easeinv.stock_movements (tenant_id, idempotency_key, product_id,"
 		" from_location_id, to_location_id, qty, reason, reference_type, reference_id, unit_cost,"
 		" reverses_id, occurred_at, created_by)"
@@ -124,16 +131,21 @@ ledger_plan(LedgerPlan which)
 		[PLAN_LEVELS] = "INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand)"
 		" VALUES ($1, $2, $3, $4), ($1, $2, $5, $6)"
 		" ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE"
-		" SET on_hand = l.on_hand OPERATOR(pg_catalog.+) excluded.on_hand, updated_at = pg_catalog.now()"
+		" SET on_hand = easeinv.level_add(l.on_hand, excluded.on_hand, l.product_id, l.location_id),"
+		" updated_at = pg_catalog.now()"
 		" RETURNING l.location_id, l.on_hand OPERATOR(pg_catalog.-) l.reserved",
 		/* product and both locations in one statement; NULLs where a row is missing */
-		[PLAN_REFS] = "SELECT p.track_stock, p.deleted_at IS NOT NULL,"
-		" f.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), f.deleted_at IS NOT NULL,"
-		" t.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), t.deleted_at IS NOT NULL"
+		/* (locked FOR KEY SHARE inside lateral subqueries: not on an outer join's nullable side) */
+		[PLAN_REFS] = "SELECT p.track_stock, p.deleted,"
+		" f.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), f.deleted,"
+		" t.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), t.deleted"
 		" FROM (VALUES (1)) AS one (x)"
-		" LEFT JOIN easeinv.products p ON p.tenant_id OPERATOR(pg_catalog.=) $1 AND p.id OPERATOR(pg_catalog.=) $2"
-		" LEFT JOIN easeinv.locations f ON f.tenant_id OPERATOR(pg_catalog.=) $1 AND f.id OPERATOR(pg_catalog.=) $3"
-		" LEFT JOIN easeinv.locations t ON t.tenant_id OPERATOR(pg_catalog.=) $1 AND t.id OPERATOR(pg_catalog.=) $4",
+		" LEFT JOIN LATERAL (SELECT x.track_stock, x.deleted_at IS NOT NULL AS deleted FROM easeinv.products x"
+		"   WHERE x.tenant_id OPERATOR(pg_catalog.=) $1 AND x.id OPERATOR(pg_catalog.=) $2 FOR KEY SHARE) p ON true"
+		" LEFT JOIN LATERAL (SELECT x.kind, x.deleted_at IS NOT NULL AS deleted FROM easeinv.locations x"
+		"   WHERE x.tenant_id OPERATOR(pg_catalog.=) $1 AND x.id OPERATOR(pg_catalog.=) $3 FOR KEY SHARE) f ON true"
+		" LEFT JOIN LATERAL (SELECT x.kind, x.deleted_at IS NOT NULL AS deleted FROM easeinv.locations x"
+		"   WHERE x.tenant_id OPERATOR(pg_catalog.=) $1 AND x.id OPERATOR(pg_catalog.=) $4 FOR KEY SHARE) t ON true",
 		[PLAN_NEGATIVE_OK] = "SELECT COALESCE((settings OPERATOR(pg_catalog.->>) 'allow_negative_stock')::boolean, false)"
 		" FROM easeinv.tenants WHERE id OPERATOR(pg_catalog.=) $1",
 	};
@@ -436,15 +448,61 @@ reverse_movement(PG_FUNCTION_ARGS)
 	int64		original = check_id(fcinfo, 1, "movement_id");
 	text	   *reason = optional_text(fcinfo, 2, "reason", 500);
 
-	return post_reversal(fcinfo, key, original, reason);
+	return post_reversal(fcinfo, key, original, reason, false);
+}
+
+/*
+ * refuse_document_movement: a movement posted by a document (its key is
+ * easeinv:invoice:<id>:... for an invoice's or credit note's issue, or
+ * easeinv:cancel:<id>:... for a cancellation) belongs to it: reversing it by
+ * hand would let a credit note or a cancel return the same goods twice.
+ * Inside SPI, as the ledger owner.
+ */
+static void
+refuse_document_movement(int64 tenant, int64 original, const char *key)
+{
+	bool		cancel = strncmp(key, "easeinv:cancel:", 15) == 0;
+	const char *p;
+	int64		invoice = 0;
+	char	   *label = NULL;
+
+	if (strncmp(key, "easeinv:invoice:", 16) != 0 && !cancel)
+		return;
+	for (p = key + (cancel ? 15 : 16); *p >= '0' && *p <= '9' && invoice < PG_INT64_MAX / 10; p++)
+		invoice = invoice * 10 + (*p - '0');
+	{
+		Oid			types[2] = {INT8OID, INT8OID};
+		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(invoice)};
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT pg_catalog.coalesce(i.number, 'draft ' OPERATOR(pg_catalog.||) i.id::pg_catalog.text), "
+								  "i.kind FROM easeinv.invoices i "
+								  "WHERE i.tenant_id OPERATOR(pg_catalog.=) $1 AND i.id OPERATOR(pg_catalog.=) $2",
+								  2, types, v, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+			label = psprintf("%s %s",
+							 strcmp(TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
+									"credit_note") == 0 ? "credit note" : "invoice",
+							 TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	if (label == NULL)
+		label = psprintf("invoice %lld", (long long) invoice);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("stock movement %lld belongs to %s%s", (long long) original,
+					cancel ? "the cancellation of " : "", label),
+			 errdetail("Movements easeinv posted for a document are reversed only by that document "
+					   "(key \"%s\").", key),
+			 cancel ? errhint("A cancellation is final; issue a new invoice to sell the goods again.")
+			 : errhint("Cancel the invoice with easeinv.cancel_invoice(), or return goods with a credit note.")));
 }
 
 /*
  * post_reversal: post the reversal of a movement of the current tenant under
- * a checked key; fcinfo NULL when no result is wanted.
+ * a checked key; fcinfo NULL when no result is wanted.  Only the document
+ * that posted a movement (by_document) may reverse it.
  */
 Datum
-post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason)
+post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason, bool by_document)
 {
 	MoveRequest req;
 	int64		tenant;
@@ -466,6 +524,13 @@ post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stock movement %lld does not exist", (long long) original),
 				 errhint("Pass the id of a movement of the current tenant.")));
+	if (!by_document)
+	{
+		bool		keynull;
+
+		refuse_document_movement(tenant, original,
+								 TextDatumGetCString(heap_getattr(tup, M_KEY + 1, desc, &keynull)));
+	}
 
 	/* copy what the reversal needs out of SPI memory */
 	{
@@ -956,4 +1021,31 @@ refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, c
 			 errmsg("%s are append-only: %s is not allowed", what,
 					TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" : "DELETE"),
 			 errhint("%s", hint)));
+}
+
+/*
+ * level_add(current numeric, delta numeric, product_id bigint, location_id
+ * bigint) returns numeric: a stock level plus a change, refused (22003, with
+ * the product and location) when the sum would leave numeric(18,4), where
+ * PostgreSQL would only say "numeric field overflow".  IMMUTABLE, STRICT,
+ * PARALLEL SAFE.  Used by every writer of stock_levels.
+ */
+Datum
+level_add(PG_FUNCTION_ARGS)
+{
+	Datum		sum = DirectFunctionCall2(numeric_add, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1));
+	Datum		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("100000000000000"),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+	if (DatumGetBool(DirectFunctionCall2(numeric_ge, DirectFunctionCall1(numeric_abs, sum), limit)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the stock level of product %lld at location %lld would be out of range",
+						(long long) PG_GETARG_INT64(2), (long long) PG_GETARG_INT64(3)),
+				 errdetail("%s and %s make %s; a stock level has at most 14 digits before the point.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(0))),
+						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(1))),
+						   DatumGetCString(DirectFunctionCall1(numeric_out, sum))),
+				 errhint("Check the quantity; the movement was not posted.")));
+	return sum;
 }

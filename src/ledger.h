@@ -83,8 +83,12 @@ extern Datum result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, Tup
 /* post a checked movement (replay check, insert, levels); returns easeinv.movement */
 extern Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
 
-/* post the reversal of a movement (fcinfo NULL: no result wanted) */
-extern Datum post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason);
+/*
+ * post the reversal of a movement (fcinfo NULL: no result wanted); by_document:
+ * the caller is the document that posted it (cancel_invoice), the only one
+ * that may reverse a movement a document posted
+ */
+extern Datum post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason, bool by_document);
 
 /* an append-only trigger's refusal (42501) */
 extern void refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, const char *hint);

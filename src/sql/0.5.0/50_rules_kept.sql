@@ -1,0 +1,143 @@
+
+-------------------------------------------------------------------------------------------------
+-- Rules decided at movement time stay true afterwards.
+--
+-- Whether a location is internal (warehouse, store, bin: never below zero unless the tenant
+-- allows it) or virtual, and whether a product tracks stock, decide how a movement is checked
+-- and posted.  Changing them once the location or product has history would break what the
+-- ledger promised: flip a warehouse to supplier, move out more than it holds, flip it back, and
+-- the warehouse is negative.  So a location with history keeps its class (internal kinds may
+-- change among themselves, virtual kinds among themselves), and a product with movements or
+-- with lines on issued invoices keeps track_stock.  The guard locks the row FOR UPDATE and then
+-- looks: a movement posting at that moment holds the row FOR KEY SHARE (src/ledger.c reads the
+-- product and locations so), so the guard waits for it and sees its movement.  verify_stock()
+-- reports an internal location below zero in a tenant that does not allow it, however it got
+-- there.
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION easeinv.location_kind_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    was_internal boolean := OLD.kind IN ('warehouse', 'store', 'bin');
+    is_internal  boolean := NEW.kind IN ('warehouse', 'store', 'bin');
+BEGIN
+    IF NEW.kind IS NOT DISTINCT FROM OLD.kind OR was_internal = is_internal THEN
+        RETURN NEW;
+    END IF;
+    -- wait for movements posting now (they hold the row FOR KEY SHARE), then look
+    PERFORM 1 FROM easeinv.locations l WHERE l.tenant_id = OLD.tenant_id AND l.id = OLD.id FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM easeinv.stock_levels s
+                WHERE s.tenant_id = OLD.tenant_id AND s.location_id = OLD.id)
+       OR EXISTS (SELECT 1 FROM easeinv.stock_movements m
+                   WHERE m.tenant_id = OLD.tenant_id AND (m.from_location_id = OLD.id OR m.to_location_id = OLD.id))
+    THEN
+        RAISE EXCEPTION 'location "%" has stock history: it cannot change from % to %', OLD.code, OLD.kind, NEW.kind
+            USING ERRCODE = '55000',
+                  DETAIL = format('A %s location is %s; its movements were checked as such, and changing it would break '
+                                  'what they were checked for (an internal location never goes below zero).',
+                                  OLD.kind, CASE WHEN was_internal THEN 'internal' ELSE 'virtual' END),
+                  HINT = 'Create a new location of the kind you need and move the stock there; '
+                         'internal kinds (warehouse, store, bin) may change among themselves.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION easeinv.location_kind_guard() IS
+    'trigger on locations: a location with stock history stays internal or virtual';
+CREATE TRIGGER easeinv_locations_kind_guard BEFORE UPDATE OF kind ON easeinv.locations
+    FOR EACH ROW EXECUTE FUNCTION easeinv.location_kind_guard();
+
+CREATE FUNCTION easeinv.product_track_stock_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF NEW.track_stock IS NOT DISTINCT FROM OLD.track_stock THEN
+        RETURN NEW;
+    END IF;
+    PERFORM 1 FROM easeinv.products p WHERE p.tenant_id = OLD.tenant_id AND p.id = OLD.id FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM easeinv.stock_levels s
+                WHERE s.tenant_id = OLD.tenant_id AND s.product_id = OLD.id)
+       OR EXISTS (SELECT 1 FROM easeinv.stock_movements m
+                   WHERE m.tenant_id = OLD.tenant_id AND m.product_id = OLD.id)
+       OR EXISTS (SELECT 1 FROM easeinv.invoice_lines l
+                    JOIN easeinv.invoices i ON i.tenant_id = l.tenant_id AND i.id = l.invoice_id
+                   WHERE l.tenant_id = OLD.tenant_id AND l.product_id = OLD.id AND i.status <> 'draft')
+    THEN
+        RAISE EXCEPTION 'product "%" has stock history: track_stock cannot change', OLD.sku
+            USING ERRCODE = '55000',
+                  DETAIL = CASE WHEN OLD.track_stock
+                                THEN 'Its movements and issued invoices posted stock; without tracking, their cancellations and credit notes could not return it.'
+                                ELSE 'Its issued invoices posted no stock; with tracking, their credit notes would return goods that never left.' END,
+                  HINT = 'Create a new product (a new SKU) with the setting you need, and soft-delete this one.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION easeinv.product_track_stock_guard() IS
+    'trigger on products: a product with stock history or issued invoice lines keeps track_stock';
+CREATE TRIGGER easeinv_products_track_stock_guard BEFORE UPDATE OF track_stock ON easeinv.products
+    FOR EACH ROW EXECUTE FUNCTION easeinv.product_track_stock_guard();
+
+CREATE OR REPLACE FUNCTION easeinv.verify_stock()
+RETURNS TABLE (tenant_id bigint, product_id bigint, location_id bigint, measure text,
+               level_value numeric, expected numeric, drift numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT COALESCE(l.tenant_id, g.tenant_id), COALESCE(l.product_id, g.product_id),
+       COALESCE(l.location_id, g.location_id), 'on_hand', l.on_hand, g.on_hand,
+       COALESCE(l.on_hand, 0) - COALESCE(g.on_hand, 0)
+  FROM easeinv.stock_levels l
+  FULL JOIN easeinv.ledger_balances() g
+    ON g.tenant_id = l.tenant_id AND g.product_id = l.product_id AND g.location_id = l.location_id
+ WHERE COALESCE(l.on_hand, 0) <> COALESCE(g.on_hand, 0)
+UNION ALL
+SELECT COALESCE(l.tenant_id, r.tenant_id), COALESCE(l.product_id, r.product_id),
+       COALESCE(l.location_id, r.location_id), 'reserved', l.reserved, r.reserved,
+       COALESCE(l.reserved, 0) - COALESCE(r.reserved, 0)
+  FROM easeinv.stock_levels l
+  FULL JOIN easeinv.reservation_balances() r
+    ON r.tenant_id = l.tenant_id AND r.product_id = l.product_id AND r.location_id = l.location_id
+ WHERE COALESCE(l.reserved, 0) <> COALESCE(r.reserved, 0)
+UNION ALL
+-- an internal location below zero in a tenant that does not allow negative stock: the ledger
+-- broke the rule (a location's kind or a tenant's setting changed under it, or rows loaded by
+-- hand); expected is 0, drift how far below
+SELECT g.tenant_id, g.product_id, g.location_id, 'below_zero', g.on_hand, 0::numeric, g.on_hand
+  FROM easeinv.ledger_balances() g
+  JOIN easeinv.locations c ON c.tenant_id = g.tenant_id AND c.id = g.location_id
+  JOIN easeinv.tenants t ON t.id = g.tenant_id
+ WHERE g.on_hand < 0 AND c.kind IN ('warehouse', 'store', 'bin')
+   AND NOT COALESCE((t.settings ->> 'allow_negative_stock')::boolean, false)
+ ORDER BY 1, 2, 3, 4
+$fn$;
+
+CREATE OR REPLACE FUNCTION easeinv.rebuild_stock_levels()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    changed bigint;
+BEGIN
+    -- below_zero is a fact of the ledger, not drift of the projection: nothing to rebuild
+    WITH drift AS (SELECT DISTINCT v.tenant_id, v.product_id, v.location_id FROM easeinv.verify_stock() v
+                    WHERE v.measure IN ('on_hand', 'reserved')),
+    target AS (
+        SELECT d.tenant_id, d.product_id, d.location_id,
+               COALESCE(g.on_hand, 0) AS on_hand, COALESCE(r.reserved, 0) AS reserved
+          FROM drift d
+          LEFT JOIN easeinv.ledger_balances() g USING (tenant_id, product_id, location_id)
+          LEFT JOIN easeinv.reservation_balances() r USING (tenant_id, product_id, location_id)),
+    fixed AS (
+        INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand, reserved)
+        SELECT t.tenant_id, t.product_id, t.location_id, t.on_hand, t.reserved FROM target t
+        ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE
+           SET on_hand = excluded.on_hand, reserved = excluded.reserved, updated_at = now()
+        RETURNING 1)
+    SELECT count(*) INTO changed FROM fixed;
+    RETURN changed;
+END
+$fn$;

@@ -475,7 +475,7 @@ refuse_document_movement(int64 tenant, int64 original, const char *key)
 		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(invoice)};
 		bool		isnull;
 
-		if (SPI_execute_with_args("SELECT pg_catalog.coalesce(i.number, 'draft ' OPERATOR(pg_catalog.||) i.id::pg_catalog.text), "
+		if (SPI_execute_with_args("SELECT COALESCE(i.number, 'draft ' OPERATOR(pg_catalog.||) i.id::pg_catalog.text), "
 								  "i.kind FROM easeinv.invoices i "
 								  "WHERE i.tenant_id OPERATOR(pg_catalog.=) $1 AND i.id OPERATOR(pg_catalog.=) $2",
 								  2, types, v, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)

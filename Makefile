@@ -5,6 +5,8 @@
 #   make test       install missing packages, build, install, run every test (test/run-tests.sh)
 #   make demo       same set-up, then a short transcript on a throwaway instance
 #   make bench      benchmarks (bench/), never part of make test
+#   make fuzz       SQLsmith for FUZZ_MINUTES (default 5) against two seeded tenants (test/fuzz/),
+#                   never part of make test; FUZZ_NO_INSTALL=1 fuzzes the installed build as is
 
 EXTENSION   = easeinv
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
@@ -56,7 +58,7 @@ $(FULL_SCRIPTS): $(EXTENSION)--%.sql: $(wildcard src/sql/*/*.sql) $(EXTENSION).c
 $(UPGRADE_SCRIPTS): $(wildcard src/sql/*/*.sql)
 	cat $(sort $(wildcard src/sql/$(lastword $(subst --, ,$(basename $@)))/*.sql)) > $@
 
-.PHONY: test demo bench
+.PHONY: test demo bench fuzz
 test:
 	./test/run-tests.sh
 
@@ -65,3 +67,7 @@ demo:
 
 bench:
 	./bench/run-bench.sh
+
+FUZZ_MINUTES ?= 5
+fuzz:
+	FUZZ_MINUTES=$(FUZZ_MINUTES) ./test/fuzz/run-fuzz.sh

@@ -22,16 +22,21 @@
  *
  * Parallel workers get the leader's GUC values but not their history (the
  * GUC stack that says SET LOCAL from SET).  So the leader decides: before a
- * parallel plan starts (ExecutorStart_hook), it writes which of its sources
- * are transaction-scoped into the internal GUC easeinv.parallel_scope, which
- * PostgreSQL copies to the workers with the other GUCs; users cannot set it
- * (its check hook refuses every value not written by this file).  A worker
- * trusts only that decision, and only for exactly the values it was made
- * for; without one it treats every source as session-level (fail closed).
+ * parallel plan runs (ExecutorRun_hook: ExecutorStart may be what loads this
+ * library, when the plan's first call of current_tenant() is initialized), it
+ * writes which of its sources are transaction-scoped into the internal GUC
+ * easeinv.parallel_scope, which PostgreSQL copies to the workers with the
+ * other GUCs; users cannot set it (its check hook refuses every value not
+ * written by this file).  A worker trusts that decision for a source only
+ * when its value is exactly the one the decision was made for; without one
+ * it treats the source as session-level (fail closed).  The one change a
+ * worker can make itself is a function's SET clause run in the worker (SET
+ * and SET LOCAL are refused during a parallel operation): that counts, as in
+ * the leader.
  *
- * The result is cached per transaction, keyed on the exact source strings, so
- * the parse and the lookup in easeinv.tenants happen once per transaction or
- * value change, not once per row.
+ * The result is cached per transaction, keyed on the exact source strings and
+ * their scopes, so the parse and the lookup in easeinv.tenants happen once per
+ * transaction or change, not once per row.
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
@@ -88,6 +93,8 @@ typedef struct TenantCache
 	char		guc[MAX_CACHED_GUC];	/* easeinv.tenant_id as seen */
 	char	   *claims;			/* request.jwt.claims as seen (TopMemoryContext) */
 	char		claim_name[64];	/* easeinv.jwt_claim as seen */
+	int			guc_scope;		/* SourceScope of easeinv.tenant_id as seen */
+	int			claims_scope;	/* SourceScope of request.jwt.claims as seen */
 	int64		tenant;			/* resolved tenant, 0 for none */
 	bool		guc_ignored;	/* a session-level easeinv.tenant_id was ignored */
 	bool		claims_ignored; /* a session-level request.jwt.claims was ignored */
@@ -103,10 +110,13 @@ typedef enum SourceScope
 	SCOPE_SESSION				/* outlives the transaction: ignored */
 } SourceScope;
 
+/* easeinv.parallel_scope is "gc:<hash of easeinv.tenant_id>:<hash of request.jwt.claims>" */
+#define SCOPE_DECISION_LEN	20
+
 /* easeinv.parallel_scope: the leader's decision for its workers (see the header) */
 static char *parallel_scope_guc = NULL;
 static bool parallel_scope_writing = false;
-static ExecutorStart_hook_type prev_executor_start = NULL;
+static ExecutorRun_hook_type prev_executor_run = NULL;
 
 /* State of the claims parser: we look for one key at the top level only. */
 typedef struct ClaimSearch
@@ -126,7 +136,12 @@ static SourceScope source_scope(const char *name, const char *value, const char 
 static SourceScope leader_scope(const char *name);
 static char *scope_decision(const char *guc, const char *claims);
 static bool check_parallel_scope(char **newval, void **extra, GucSource source);
-static void tenant_executor_start(QueryDesc *queryDesc, int eflags);
+#if PG_VERSION_NUM >= 180000
+static void tenant_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count);
+#else
+static void tenant_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+								bool execute_once);
+#endif
 static int64 tenant_from_claims(const char *claims);
 static void no_context_error(const char *claims, bool guc_ignored, bool claims_ignored) pg_attribute_noreturn();
 static void check_tenant_active(int64 tenant);
@@ -154,8 +169,8 @@ easeinv_tenant_init(void)
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
 							   check_parallel_scope, NULL, NULL);
 
-	prev_executor_start = ExecutorStart_hook;
-	ExecutorStart_hook = tenant_executor_start;
+	prev_executor_run = ExecutorRun_hook;
+	ExecutorRun_hook = tenant_executor_run;
 }
 
 /*
@@ -196,12 +211,20 @@ scope_decision(const char *guc, const char *claims)
 }
 
 /*
- * tenant_executor_start: before a plan that may start parallel workers, write
- * the leader's decision for them.  Not inside a parallel operation (GUCs are
- * frozen there, and the decision written before it still holds).
+ * tenant_executor_run: before a plan that may start parallel workers runs,
+ * write the leader's decision for them.  Not in ExecutorStart: initializing
+ * the plan is what loads this library when the plan holds the session's first
+ * call of one of its functions, so a hook there would miss that plan.  Not
+ * inside a parallel operation (GUCs are frozen there, and the decision written
+ * before it still holds).
  */
+#if PG_VERSION_NUM >= 180000
 static void
-tenant_executor_start(QueryDesc *queryDesc, int eflags)
+tenant_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count)
+#else
+static void
+tenant_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+#endif
 {
 	if (queryDesc->plannedstmt != NULL && queryDesc->plannedstmt->parallelModeNeeded &&
 		!IsInParallelMode() && !IsParallelWorker() && IsTransactionState())
@@ -229,10 +252,17 @@ tenant_executor_start(QueryDesc *queryDesc, int eflags)
 		}
 		pfree(decision);
 	}
-	if (prev_executor_start)
-		prev_executor_start(queryDesc, eflags);
+#if PG_VERSION_NUM >= 180000
+	if (prev_executor_run)
+		prev_executor_run(queryDesc, direction, count);
 	else
-		standard_ExecutorStart(queryDesc, eflags);
+		standard_ExecutorRun(queryDesc, direction, count);
+#else
+	if (prev_executor_run)
+		prev_executor_run(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+#endif
 }
 
 /* claims_equal: NULL-safe string equality. */
@@ -262,12 +292,24 @@ easeinv_resolve_tenant(TenantLookup mode)
 	int64		tenant;
 	bool		guc_ignored = false;
 	bool		claims_ignored = false;
+	SourceScope guc_scope;
+	SourceScope claims_scope;
 
 	if (claims != NULL && claims[0] == '\0')
 		claims = NULL;
 
+	/*
+	 * The scopes are part of the key: the same string can turn session-level
+	 * within a transaction (a plain SET of the value, ROLLBACK TO SAVEPOINT
+	 * back to a session value equal to the rolled-back one).
+	 */
+	guc_scope = guc[0] != '\0' ? source_scope(EASEINV_TENANT_GUC, guc, claims) : SCOPE_ABSENT;
+	claims_scope = claims != NULL ? source_scope(EASEINV_JWT_CLAIMS_GUC, guc, claims) : SCOPE_ABSENT;
+
 	if (cache.valid &&
 		cache.lxid == EASEINV_MY_LXID &&
+		cache.guc_scope == (int) guc_scope &&
+		cache.claims_scope == (int) claims_scope &&
 		strcmp(cache.guc, guc) == 0 &&
 		strcmp(cache.claim_name, easeinv_jwt_claim) == 0 &&
 		claims_equal(cache.claims, claims))
@@ -280,20 +322,14 @@ easeinv_resolve_tenant(TenantLookup mode)
 	{
 		cache.valid = false;
 
-		if (guc[0] != '\0')
-		{
-			if (source_scope(EASEINV_TENANT_GUC, guc, claims) == SCOPE_TRANSACTION)
-				from_guc = parse_tenant_text(guc, EASEINV_TENANT_GUC);
-			else
-				guc_ignored = true;
-		}
-		if (claims != NULL)
-		{
-			if (source_scope(EASEINV_JWT_CLAIMS_GUC, guc, claims) == SCOPE_TRANSACTION)
-				from_claims = tenant_from_claims(claims);
-			else
-				claims_ignored = true;
-		}
+		if (guc_scope == SCOPE_TRANSACTION)
+			from_guc = parse_tenant_text(guc, EASEINV_TENANT_GUC);
+		else if (guc_scope == SCOPE_SESSION)
+			guc_ignored = true;
+		if (claims_scope == SCOPE_TRANSACTION)
+			from_claims = tenant_from_claims(claims);
+		else if (claims_scope == SCOPE_SESSION)
+			claims_ignored = true;
 
 		if (from_guc != 0 && from_claims != 0 && from_guc != from_claims)
 			ereport(ERROR,
@@ -320,6 +356,8 @@ easeinv_resolve_tenant(TenantLookup mode)
 			strlcpy(cache.guc, guc, MAX_CACHED_GUC);
 			strlcpy(cache.claim_name, easeinv_jwt_claim, sizeof(cache.claim_name));
 			cache.lxid = EASEINV_MY_LXID;
+			cache.guc_scope = (int) guc_scope;
+			cache.claims_scope = (int) claims_scope;
 			cache.tenant = tenant;
 			cache.guc_ignored = guc_ignored;
 			cache.claims_ignored = claims_ignored;
@@ -364,7 +402,37 @@ no_context_error(const char *claims, bool guc_ignored, bool claims_ignored)
 			 errhint(TENANT_HINT)));
 }
 
-/* lookup_guc: the GUC's record, or NULL when it does not exist. */
+#if PG_VERSION_NUM < 160000
+/* guc_name_compare: guc.c's order of GUC names (ASCII case folded, signed chars). */
+static int
+guc_name_compare(const char *namea, const char *nameb)
+{
+	while (*namea && *nameb)
+	{
+		char		cha = *namea++;
+		char		chb = *nameb++;
+
+		if (cha >= 'A' && cha <= 'Z')
+			cha += 'a' - 'A';
+		if (chb >= 'A' && chb <= 'Z')
+			chb += 'a' - 'A';
+		if (cha != chb)
+			return cha - chb;
+	}
+	if (*namea)
+		return 1;
+	if (*nameb)
+		return -1;
+	return 0;
+}
+#endif
+
+/*
+ * lookup_guc: the GUC's record, or NULL when it does not exist.  Called on
+ * every resolve (the scopes are part of the cache key), so before PostgreSQL
+ * 16 a binary search of guc.c's array, which it keeps sorted by name (its own
+ * find_option searches it the same way).
+ */
 static struct config_generic *
 lookup_guc(const char *name)
 {
@@ -372,12 +440,21 @@ lookup_guc(const char *name)
 	return find_option(name, false, true, ERROR);
 #else
 	struct config_generic **vars = get_guc_variables();
-	int			n = GetNumConfigOptions();
-	int			i;
+	int			lo = 0;
+	int			hi = GetNumConfigOptions() - 1;
 
-	for (i = 0; i < n; i++)
-		if (pg_strcasecmp(vars[i]->name, name) == 0)
-			return vars[i];
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			c = guc_name_compare(vars[mid]->name, name);
+
+		if (c == 0)
+			return vars[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
 	return NULL;
 #endif
 }
@@ -412,29 +489,32 @@ leader_scope(const char *name)
 
 /*
  * source_scope: whether the non-blank value of a tenant source counts.  In a
- * parallel worker, the leader's decision in easeinv.parallel_scope, when it
- * was made for exactly the values this worker sees; otherwise session-level.
+ * parallel worker: a function's SET clause run in the worker counts (it is
+ * the only entry a worker's GUC stack can hold: SET and SET LOCAL are refused
+ * during a parallel operation, and the leader's values arrive without their
+ * stack); otherwise the leader's decision in easeinv.parallel_scope for this
+ * source, when it was made for exactly the value this worker sees; otherwise
+ * session-level.
  */
 static SourceScope
 source_scope(const char *name, const char *guc, const char *claims)
 {
-	char	   *expected;
-	bool		match;
-	char		letter;
+	bool		is_guc = strcmp(name, EASEINV_TENANT_GUC) == 0;
+	const char *value = is_guc ? guc : claims;
+	char		hash[9];
 
 	if (!IsParallelWorker())
 		return leader_scope(name);
+	if (leader_scope(name) == SCOPE_TRANSACTION)
+		return SCOPE_TRANSACTION;
 
-	if (parallel_scope_guc == NULL || strlen(parallel_scope_guc) < 2)
+	if (parallel_scope_guc == NULL || strlen(parallel_scope_guc) != SCOPE_DECISION_LEN || value == NULL)
 		return SCOPE_SESSION;
-	expected = scope_decision(guc, claims);
-	/* the hashes must match: the decision was made for these values */
-	match = strcmp(parallel_scope_guc + 2, expected + 2) == 0;
-	pfree(expected);
-	if (!match)
+	/* the hash must match: the decision was made for this value */
+	snprintf(hash, sizeof(hash), "%08x", hash_bytes((const unsigned char *) value, strlen(value)));
+	if (strncmp(parallel_scope_guc + (is_guc ? 3 : 12), hash, 8) != 0)
 		return SCOPE_SESSION;
-	letter = strcmp(name, EASEINV_TENANT_GUC) == 0 ? parallel_scope_guc[0] : parallel_scope_guc[1];
-	return letter == 't' ? SCOPE_TRANSACTION : SCOPE_SESSION;
+	return parallel_scope_guc[is_guc ? 0 : 1] == 't' ? SCOPE_TRANSACTION : SCOPE_SESSION;
 }
 
 /*

@@ -159,6 +159,7 @@ imp-Ã,W,SUP,WH,1,,,,,
 \.
 SET LOCAL client_encoding = 'UTF8';
 SELECT row_no, column_name, value, reason FROM easeinv.check_import('movements');
+SET LOCAL client_min_messages = warning;   -- the NOTICEs carry timings
 SELECT rows, applied, rejected FROM easeinv.apply_import('movements', skip_bad => true);
 SELECT idempotency_key, reason FROM easeinv.stock_movements WHERE idempotency_key LIKE 'imp-%' ORDER BY 1;
 ROLLBACK;

@@ -46,6 +46,13 @@ extern int64 easeinv_resolve_tenant(TenantLookup mode);
 extern bool easeinv_role_bypasses_rls(void);
 extern void easeinv_tenant_init(void);
 
+/*
+ * objsubids of the advisory lock tags that are easeinv's own (pg_advisory_lock
+ * uses 1 and 2); the two keys are a tenant id's halves.  Shown in pg_locks.
+ */
+#define EASEINV_LOCK_IMPORT		17737	/* a running import of the tenant (imports.c) */
+#define EASEINV_LOCK_MOVEMENTS	17738	/* the tenant's movement gate (ledger.c) */
+
 /* restore.c: the running statement is pg_restore's COPY into this table */
 extern bool easeinv_restoring(Oid relid);
 

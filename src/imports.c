@@ -109,8 +109,6 @@ PG_FUNCTION_INFO_V1(import_text);
 
 #define MAX_CHECKS	12
 
-/* objsubid of the advisory lock that names a running import's tenant (0.5.0/60_imports.sql) */
-#define EASEINV_IMPORT_LOCK	17737
 
 typedef struct ImportRun ImportRun;
 
@@ -817,10 +815,10 @@ begin_import(PG_FUNCTION_ARGS)
 	 * transaction on an advisory tag of easeinv's own (objsubid
 	 * EASEINV_IMPORT_LOCK, which pg_advisory_lock never uses) naming the
 	 * tenant.  import_progress shows a tenant only its own running imports
-	 * by it; no one waits on it (share mode).
+	 * by it; no one waits on it (share mode).  (objsubid EASEINV_LOCK_IMPORT)
 	 */
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ((uint64) tenant >> 32), (uint32) tenant,
-						 EASEINV_IMPORT_LOCK);
+						 EASEINV_LOCK_IMPORT);
 	(void) LockAcquire(&tag, ShareLock, false, false);
 
 	/*
@@ -934,6 +932,9 @@ apply_import(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to insert into easeinv.products"),
 				 errhint("Import products as a role that may insert them (easeinv_app or easeinv_admin).")));
 
+	/* an import of movements passes the tenant's movement gate like every movement (ledger.c) */
+	if (run.kind->ledger)
+		movement_gate(run.tenant, false);
 	ledger_begin(&session);
 	if (work_mem < IMPORT_WORK_MEM_KB)
 		(void) set_config_option("work_mem", IMPORT_WORK_MEM, PGC_USERSET, PGC_S_SESSION,

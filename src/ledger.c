@@ -52,11 +52,15 @@
 #include "utils/numeric.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/snapmgr.h"
+#include "storage/lock.h"
 
 PG_FUNCTION_INFO_V1(move_stock);
 PG_FUNCTION_INFO_V1(reverse_movement);
 PG_FUNCTION_INFO_V1(ledger_guard);
 PG_FUNCTION_INFO_V1(level_add);
+PG_FUNCTION_INFO_V1(location_history_exists);
+PG_FUNCTION_INFO_V1(product_history_exists);
 
 /* Columns of easeinv.movement, in order; the ledger queries return the same list. */
 enum
@@ -109,17 +113,11 @@ ledger_plan(LedgerPlan which)
 		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
 		[PLAN_REVERSAL_OF] = "SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
 		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND reverses_id OPERATOR(pg_catalog.=) $2",
-		/*
-		 * Product and locations are read FOR KEY SHARE: what they say (track_stock,
-		 * internal or virtual) decides how the movement is checked, and their guards
-		 * (0.5.0/50_rules_kept.sql) take the row FOR UPDATE before they allow a change,
-		 * so they wait for the movement and then see it.
-		 */
 		[PLAN_PRODUCT] = "SELECT track_stock, deleted_at IS NOT NULL FROM easeinv.products"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2 FOR KEY SHARE",
+		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
 		[PLAN_LOCATION] = "SELECT kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), deleted_at IS NOT NULL"
 		" FROM easeinv.locations"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2 FOR KEY SHARE",
+		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
 		[PLAN_INSERT] = "INSERT INTO easeinv.stock_movements (tenant_id, idempotency_key, product_id,"
 		" from_location_id, to_location_id, qty, reason, reference_type, reference_id, unit_cost,"
 		" reverses_id, occurred_at, created_by)"
@@ -135,17 +133,13 @@ ledger_plan(LedgerPlan which)
 		" updated_at = pg_catalog.now()"
 		" RETURNING l.location_id, l.on_hand OPERATOR(pg_catalog.-) l.reserved",
 		/* product and both locations in one statement; NULLs where a row is missing */
-		/* (locked FOR KEY SHARE inside lateral subqueries: not on an outer join's nullable side) */
-		[PLAN_REFS] = "SELECT p.track_stock, p.deleted,"
-		" f.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), f.deleted,"
-		" t.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), t.deleted"
+		[PLAN_REFS] = "SELECT p.track_stock, p.deleted_at IS NOT NULL,"
+		" f.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), f.deleted_at IS NOT NULL,"
+		" t.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), t.deleted_at IS NOT NULL"
 		" FROM (VALUES (1)) AS one (x)"
-		" LEFT JOIN LATERAL (SELECT x.track_stock, x.deleted_at IS NOT NULL AS deleted FROM easeinv.products x"
-		"   WHERE x.tenant_id OPERATOR(pg_catalog.=) $1 AND x.id OPERATOR(pg_catalog.=) $2 FOR KEY SHARE) p ON true"
-		" LEFT JOIN LATERAL (SELECT x.kind, x.deleted_at IS NOT NULL AS deleted FROM easeinv.locations x"
-		"   WHERE x.tenant_id OPERATOR(pg_catalog.=) $1 AND x.id OPERATOR(pg_catalog.=) $3 FOR KEY SHARE) f ON true"
-		" LEFT JOIN LATERAL (SELECT x.kind, x.deleted_at IS NOT NULL AS deleted FROM easeinv.locations x"
-		"   WHERE x.tenant_id OPERATOR(pg_catalog.=) $1 AND x.id OPERATOR(pg_catalog.=) $4 FOR KEY SHARE) t ON true",
+		" LEFT JOIN easeinv.products p ON p.tenant_id OPERATOR(pg_catalog.=) $1 AND p.id OPERATOR(pg_catalog.=) $2"
+		" LEFT JOIN easeinv.locations f ON f.tenant_id OPERATOR(pg_catalog.=) $1 AND f.id OPERATOR(pg_catalog.=) $3"
+		" LEFT JOIN easeinv.locations t ON t.tenant_id OPERATOR(pg_catalog.=) $1 AND t.id OPERATOR(pg_catalog.=) $4",
 		[PLAN_NEGATIVE_OK] = "SELECT COALESCE((settings OPERATOR(pg_catalog.->>) 'allow_negative_stock')::boolean, false)"
 		" FROM easeinv.tenants WHERE id OPERATOR(pg_catalog.=) $1",
 	};
@@ -585,6 +579,8 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 				 errmsg("from_location_id and to_location_id are both %lld", (long long) req->from),
 				 errhint("A movement goes from one location to another.")));
 
+	/* what decides the checks below (kinds, track_stock) cannot change while we post */
+	movement_gate(tenant, false);
 	ledger_begin(&session);
 
 	/*
@@ -1048,4 +1044,140 @@ level_add(PG_FUNCTION_ARGS)
 						   DatumGetCString(DirectFunctionCall1(numeric_out, sum))),
 				 errhint("Check the quantity; the movement was not posted.")));
 	return sum;
+}
+
+/*
+ * movement_gate: the tenant's movement gate, a lock of the transaction on an
+ * advisory tag of easeinv's own (objsubid EASEINV_LOCK_MOVEMENTS, keys the
+ * tenant id's halves; no tuple is locked or written).
+ *
+ * Whether a location is internal and whether a product tracks stock decide
+ * how a movement is checked (negative stock, posting at all).  Every writer
+ * of movements and reservations takes the gate shared before it reads them,
+ * and holds it to its commit; the guards that would change them for a
+ * location or product without history (location_history_exists,
+ * product_history_exists) take it exclusive, so they wait for every movement
+ * of the tenant in flight and then see it, and a movement that starts
+ * meanwhile waits for them and then reads the new kind.  Shared holders never
+ * wait for each other; only that tenant's writers wait, and only while such a
+ * change (rare: a location or product not used yet) commits.  Reading the
+ * rows FOR KEY SHARE would do the same at the price of a tuple lock, often a
+ * MultiXact, on the busiest rows at every movement.
+ */
+void
+movement_gate(int64 tenant, bool exclusive)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ((uint64) tenant >> 32), (uint32) tenant,
+						 EASEINV_LOCK_MOVEMENTS);
+	(void) LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, false);
+}
+
+/*
+ * history_exists: the body of location_history_exists and
+ * product_history_exists: whether the tenant's ledger or levels (or, for a
+ * product, the lines of its issued invoices) mention the row.  Looked up
+ * first as the transaction sees it; when nothing is found, again after
+ * taking the movement gate exclusive, with the latest snapshot (a movement
+ * committed while we waited counts, in any isolation level).
+ */
+static bool
+history_exists(FunctionCallInfo fcinfo, const char *sql, const char *what)
+{
+	int64		tenant;
+	int64		id;
+	int64		context;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	LedgerSession session;
+	SPIPlanPtr	plan;
+	bool		found;
+	int			pass;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tenant and %s must not be null", what)));
+	tenant = PG_GETARG_INT64(0);
+	id = PG_GETARG_INT64(1);
+	/* the gate of another tenant is not the caller's to hold */
+	context = easeinv_resolve_tenant(TENANT_OPTIONAL);
+	if (context == 0 && !easeinv_role_bypasses_rls())
+		(void) easeinv_resolve_tenant(TENANT_REQUIRED);	/* raises 42501: no context */
+	if (context != 0 && context != tenant)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s history of tenant %lld cannot be read in the context of tenant %lld",
+						what, (long long) tenant, (long long) context),
+				 errhint("Switch context with easeinv.set_tenant().")));
+
+	values[0] = Int64GetDatum(tenant);
+	values[1] = Int64GetDatum(id);
+	ledger_begin(&session);
+	plan = SPI_prepare(sql, 2, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	found = false;
+	for (pass = 0; pass < 2 && !found; pass++)
+	{
+		bool		isnull;
+		int			rc;
+
+		if (pass == 1)
+		{
+			movement_gate(tenant, true);
+			rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+									  true, false, 1);
+		}
+		else
+			rc = SPI_execute_plan(plan, values, NULL, true, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading the history of a %s failed", what);
+		found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	ledger_end(&session);
+	return found;
+}
+
+/*
+ * location_history_exists(tenant bigint, location bigint) returns boolean:
+ * whether stock ever moved at the location (or a level row names it); see
+ * history_exists.  For the guard on locations.kind; VOLATILE, PARALLEL UNSAFE.
+ */
+Datum
+location_history_exists(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(history_exists(fcinfo,
+								  "SELECT EXISTS (SELECT 1 FROM easeinv.stock_levels s"
+								  " WHERE s.tenant_id OPERATOR(pg_catalog.=) $1 AND s.location_id OPERATOR(pg_catalog.=) $2)"
+								  " OR EXISTS (SELECT 1 FROM easeinv.stock_movements m"
+								  " WHERE m.tenant_id OPERATOR(pg_catalog.=) $1"
+								  " AND (m.from_location_id OPERATOR(pg_catalog.=) $2 OR m.to_location_id OPERATOR(pg_catalog.=) $2))"
+								  " OR EXISTS (SELECT 1 FROM easeinv.stock_reservations r"
+								  " WHERE r.tenant_id OPERATOR(pg_catalog.=) $1 AND r.location_id OPERATOR(pg_catalog.=) $2)",
+								  "location"));
+}
+
+/*
+ * product_history_exists(tenant bigint, product bigint) returns boolean:
+ * whether the product has movements, levels, reservations or lines on an
+ * issued or cancelled invoice; see history_exists.  For the guard on
+ * products.track_stock; VOLATILE, PARALLEL UNSAFE.
+ */
+Datum
+product_history_exists(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(history_exists(fcinfo,
+								  "SELECT EXISTS (SELECT 1 FROM easeinv.stock_levels s"
+								  " WHERE s.tenant_id OPERATOR(pg_catalog.=) $1 AND s.product_id OPERATOR(pg_catalog.=) $2)"
+								  " OR EXISTS (SELECT 1 FROM easeinv.stock_movements m"
+								  " WHERE m.tenant_id OPERATOR(pg_catalog.=) $1 AND m.product_id OPERATOR(pg_catalog.=) $2)"
+								  " OR EXISTS (SELECT 1 FROM easeinv.stock_reservations r"
+								  " WHERE r.tenant_id OPERATOR(pg_catalog.=) $1 AND r.product_id OPERATOR(pg_catalog.=) $2)"
+								  " OR EXISTS (SELECT 1 FROM easeinv.invoice_lines l JOIN easeinv.invoices i"
+								  " ON i.tenant_id OPERATOR(pg_catalog.=) l.tenant_id AND i.id OPERATOR(pg_catalog.=) l.invoice_id"
+								  " WHERE l.tenant_id OPERATOR(pg_catalog.=) $1 AND l.product_id OPERATOR(pg_catalog.=) $2"
+								  " AND i.status OPERATOR(pg_catalog.<>) 'draft')",
+								  "product"));
 }

@@ -90,6 +90,13 @@ extern Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
  */
 extern Datum post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason, bool by_document);
 
+/*
+ * the tenant's movement gate: every writer of movements and reservations
+ * passes it shared before it reads what decides its checks; the guards that
+ * change what decides them take it exclusive (ledger.c)
+ */
+extern void movement_gate(int64 tenant, bool exclusive);
+
 /* an append-only trigger's refusal (42501) */
 extern void refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, const char *hint);
 

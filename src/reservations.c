@@ -249,6 +249,8 @@ reserve_stock(PG_FUNCTION_ARGS)
 				 errmsg("qty must not be null")));
 	qty = check_quantity(PG_GETARG_DATUM(3), "qty", false);
 	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	/* whether the location holds stock decides the check below: pass the movement gate */
+	movement_gate(tenant, false);
 
 	ledger_begin(&session);
 

@@ -8,12 +8,25 @@
 -- ledger promised: flip a warehouse to supplier, move out more than it holds, flip it back, and
 -- the warehouse is negative.  So a location with history keeps its class (internal kinds may
 -- change among themselves, virtual kinds among themselves), and a product with movements or
--- with lines on issued invoices keeps track_stock.  The guard locks the row FOR UPDATE and then
--- looks: a movement posting at that moment holds the row FOR KEY SHARE (src/ledger.c reads the
--- product and locations so), so the guard waits for it and sees its movement.  verify_stock()
+-- with lines on issued invoices keeps track_stock.  A movement posting at that moment is seen
+-- too: every writer of movements and reservations holds the tenant's movement gate (an advisory
+-- lock of easeinv's own, shared) while it reads what decides its checks and until it commits; a
+-- guard that finds no history takes the gate exclusive and looks again with the latest snapshot
+-- (src/ledger.c, movement_gate).  verify_stock()
 -- reports an internal location below zero in a tenant that does not allow it, however it got
 -- there.
 -------------------------------------------------------------------------------------------------
+CREATE FUNCTION easeinv.location_history_exists(tenant bigint, location bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'location_history_exists'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION easeinv.location_history_exists(bigint, bigint) IS
+    'whether stock moved at the location or is reserved there, seen after every movement in flight (the context''s tenant only)';
+CREATE FUNCTION easeinv.product_history_exists(tenant bigint, product bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'product_history_exists'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION easeinv.product_history_exists(bigint, bigint) IS
+    'whether the product has movements, levels, reservations or issued invoice lines, seen after every movement in flight (the context''s tenant only)';
+
 CREATE FUNCTION easeinv.location_kind_guard() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -25,13 +38,7 @@ BEGIN
     IF NEW.kind IS NOT DISTINCT FROM OLD.kind OR was_internal = is_internal THEN
         RETURN NEW;
     END IF;
-    -- wait for movements posting now (they hold the row FOR KEY SHARE), then look
-    PERFORM 1 FROM easeinv.locations l WHERE l.tenant_id = OLD.tenant_id AND l.id = OLD.id FOR UPDATE;
-    IF EXISTS (SELECT 1 FROM easeinv.stock_levels s
-                WHERE s.tenant_id = OLD.tenant_id AND s.location_id = OLD.id)
-       OR EXISTS (SELECT 1 FROM easeinv.stock_movements m
-                   WHERE m.tenant_id = OLD.tenant_id AND (m.from_location_id = OLD.id OR m.to_location_id = OLD.id))
-    THEN
+    IF easeinv.location_history_exists(OLD.tenant_id, OLD.id) THEN
         RAISE EXCEPTION 'location "%" has stock history: it cannot change from % to %', OLD.code, OLD.kind, NEW.kind
             USING ERRCODE = '55000',
                   DETAIL = format('A %s location is %s; its movements were checked as such, and changing it would break '
@@ -56,15 +63,7 @@ BEGIN
     IF NEW.track_stock IS NOT DISTINCT FROM OLD.track_stock THEN
         RETURN NEW;
     END IF;
-    PERFORM 1 FROM easeinv.products p WHERE p.tenant_id = OLD.tenant_id AND p.id = OLD.id FOR UPDATE;
-    IF EXISTS (SELECT 1 FROM easeinv.stock_levels s
-                WHERE s.tenant_id = OLD.tenant_id AND s.product_id = OLD.id)
-       OR EXISTS (SELECT 1 FROM easeinv.stock_movements m
-                   WHERE m.tenant_id = OLD.tenant_id AND m.product_id = OLD.id)
-       OR EXISTS (SELECT 1 FROM easeinv.invoice_lines l
-                    JOIN easeinv.invoices i ON i.tenant_id = l.tenant_id AND i.id = l.invoice_id
-                   WHERE l.tenant_id = OLD.tenant_id AND l.product_id = OLD.id AND i.status <> 'draft')
-    THEN
+    IF easeinv.product_history_exists(OLD.tenant_id, OLD.id) THEN
         RAISE EXCEPTION 'product "%" has stock history: track_stock cannot change', OLD.sku
             USING ERRCODE = '55000',
                   DETAIL = CASE WHEN OLD.track_stock
@@ -141,3 +140,11 @@ BEGIN
     RETURN changed;
 END
 $fn$;
+
+-- the guards fire as whoever updates the row; the history functions hold the tenant's movement
+-- gate, so only the roles that write stock may call them
+REVOKE ALL ON FUNCTION easeinv.location_kind_guard(), easeinv.product_track_stock_guard() FROM PUBLIC;
+REVOKE ALL ON FUNCTION easeinv.location_history_exists(bigint, bigint),
+                       easeinv.product_history_exists(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION easeinv.location_history_exists(bigint, bigint),
+                          easeinv.product_history_exists(bigint, bigint) TO easeinv_app, easeinv_admin;

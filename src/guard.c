@@ -11,17 +11,32 @@
  *		roles that bypass RLS (superusers, BYPASSRLS such as easeinv_admin),
  *		which must then name the tenant explicitly;
  *	  - TRUNCATE (statement level) is refused except for roles that bypass RLS.
+ *
+ * While pg_restore loads a partition (restore.c), an INSERT also checks that
+ * the row's tenant belongs in this partition of a table hash partitioned by
+ * tenant_id: pg_restore loads each partition's rows into the partition of the
+ * same name, so a dump made with another easeinv.partitions than the
+ * database's would otherwise stop at PostgreSQL's bare "violates partition
+ * constraint".  The check runs in restore mode only, with the bound cached
+ * per partition.
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/parsenodes.h"
+#include "partitioning/partbounds.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(tenant_guard);
 
@@ -30,12 +45,20 @@ typedef struct GuardCache
 {
 	Oid			relid;
 	int			attno;
+	/* restore mode only (guard_check_restored_partition): the partition's bound */
+	bool		bound_known;	/* the fields below are set */
+	bool		tenant_hash;	/* a partition of a table hash partitioned by tenant_id */
+	int			modulus;
+	int			remainder;
+	Oid			collation;
+	FmgrInfo	hashfn;			/* the partition key's hash support function */
 } GuardCache;
 
 static int	guard_tenant_attno(FunctionCallInfo fcinfo, Relation rel);
 static int64 guard_get_tenant(HeapTuple tuple, Relation rel, int attno, bool *isnull);
 static void guard_refuse_other_tenant(Relation rel, int64 row_tenant, int64 context);
 static const char *guard_table_name(Relation rel);
+static void guard_check_restored_partition(FunctionCallInfo fcinfo, Relation rel, int64 tenant);
 
 /*
  * guard_table_name: the table the user wrote to, for messages.  Triggers fire on the leaf
@@ -78,6 +101,7 @@ guard_tenant_attno(FunctionCallInfo fcinfo, Relation rel)
 		gc = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(GuardCache));
 	gc->relid = RelationGetRelid(rel);
 	gc->attno = attno;
+	gc->bound_known = false;
 	fcinfo->flinfo->fn_extra = gc;
 	return attno;
 }
@@ -101,6 +125,77 @@ guard_refuse_other_tenant(Relation rel, int64 row_tenant, int64 context)
 					(long long) row_tenant, (long long) context),
 			 errdetail("Table \"%s\" is a tenant table.", guard_table_name(rel)),
 			 errhint("Omit tenant_id to take it from the tenant context, or switch context with easeinv.set_tenant().")));
+}
+
+/*
+ * guard_check_restored_partition: pg_restore is loading this partition; refuse, clearly, a row
+ * whose tenant belongs in another partition (see the file header).  Only for a partition of a
+ * table hash partitioned by tenant_id alone (the extension's scheme); others are left to
+ * PostgreSQL's partition check.
+ */
+static void
+guard_check_restored_partition(FunctionCallInfo fcinfo, Relation rel, int64 tenant)
+{
+	GuardCache *gc = (GuardCache *) fcinfo->flinfo->fn_extra;
+	Datum		value = Int64GetDatum(tenant);
+	bool		isnull = false;
+	uint64		hash;
+
+	Assert(gc != NULL && gc->relid == RelationGetRelid(rel));
+	if (!gc->bound_known)
+	{
+		Oid			relid = RelationGetRelid(rel);
+		Oid			parent = get_partition_parent(relid, true);
+		Relation	prel = table_open(parent, AccessShareLock);
+		PartitionKey key = RelationGetPartitionKey(prel);
+		HeapTuple	tup;
+
+		gc->tenant_hash = false;
+		if (key != NULL && key->strategy == PARTITION_STRATEGY_HASH && key->partnatts == 1 &&
+			key->partattrs[0] != InvalidAttrNumber &&
+			key->partattrs[0] == get_attnum(parent, "tenant_id") &&
+			(tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid))) != NULL)
+		{
+			Datum		bound = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
+
+			if (!isnull)
+			{
+				PartitionBoundSpec *spec = castNode(PartitionBoundSpec,
+													stringToNode(TextDatumGetCString(bound)));
+
+				if (spec->strategy == PARTITION_STRATEGY_HASH && spec->modulus > 0)
+				{
+					gc->modulus = spec->modulus;
+					gc->remainder = spec->remainder;
+					gc->collation = key->partcollation[0];
+					fmgr_info_copy(&gc->hashfn, &key->partsupfunc[0], fcinfo->flinfo->fn_mcxt);
+					gc->tenant_hash = true;
+				}
+			}
+			ReleaseSysCache(tup);
+		}
+		table_close(prel, AccessShareLock);
+		gc->bound_known = true;
+	}
+	if (!gc->tenant_hash)
+		return;
+
+	/* as satisfies_hash_partition() computes the partition constraint */
+	isnull = false;
+	hash = compute_partition_hash_value(1, &gc->hashfn, &gc->collation, &value, &isnull);
+	if (hash % (uint64) gc->modulus == (uint64) gc->remainder)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("row of tenant %lld does not belong in partition \"%s\"",
+					(long long) tenant, RelationGetRelationName(rel)),
+			 errdetail("Table \"%s\" has %d hash partitions in this database (easeinv.partition_count()), "
+					   "and pg_restore loads the rows of each partition into the partition of the same name: "
+					   "the dump was made with another easeinv.partitions.",
+					   guard_table_name(rel), gc->modulus),
+			 errhint("Create the database again and restore with PGOPTIONS='-c easeinv.partitions=<the dump's count>' "
+					 "(pg_restore -l <dump> | grep -c 'TABLE DATA easeinv products_p' prints it), "
+					 "or restore a dump made with pg_dump --load-via-partition-root.")));
 }
 
 /*
@@ -177,6 +272,8 @@ tenant_guard(PG_FUNCTION_ARGS)
 		}
 		else if (context != 0 && row_tenant != context)
 			guard_refuse_other_tenant(rel, row_tenant, context);
+		else if (context == 0 && rel->rd_rel->relispartition && easeinv_restoring(RelationGetRelid(rel)))
+			guard_check_restored_partition(fcinfo, rel, row_tenant);
 		return PointerGetDatum(newtup);
 	}
 

@@ -20,9 +20,17 @@
  *	  - there is no tenant context (a restore loads every tenant's rows).
  * Such a statement can only insert rows: nothing that exists is changed,
  * and what the triggers refuse for updates and deletes stays refused.  The
- * tenant guard still requires every row to name its tenant.  After a
- * restore, easeinv.verify_stock() and easeinv.verify_invoices() prove that
- * the loaded rows agree with each other.
+ * tenant guard still requires every row to name its tenant, and refuses a
+ * row whose tenant belongs in another partition (a dump made with another
+ * easeinv.partitions; guard.c) with an error that says so.  After a restore,
+ * easeinv.verify_stock() proves that the loaded levels agree with the loaded
+ * ledger and reservations.
+ *
+ * A plain pg_restore, serial or --single-transaction, loads the tables in
+ * the order pg_dump gives them, which follows the foreign keys between the
+ * extension's configuration tables.  pg_restore --jobs does not keep that
+ * order: easeinv.pre_restore() and easeinv.post_restore()
+ * (src/sql/0.5.0/30_parallel_restore.sql) set those keys aside around it.
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"

@@ -4,6 +4,7 @@
 #   my $pgb  = EaseinvTest::start_pgbouncer(node => $node, databases => {...});
 #   my $s    = $node->session_at($pgb->connstr('app', 'web'));   # background psql through it
 #   my ($out, $err) = EaseinvTest::run_sql($s, 'SELECT 1');
+#   my ($rc, $out, $err) = $node->run_client([ 'pg_restore', '-d', 'db', $file ]);
 #
 # Every pgbouncer started here runs as the user running the tests, in the foreground under
 # IPC::Run, and is killed by the END block below even when the test dies half way.
@@ -206,6 +207,20 @@ sub session_at
 		'-v', 'VERBOSITY=verbose');
 	return PostgreSQL::Test::BackgroundPsql->new(0, \@cmd,
 		$params{timeout} // 60, 1);
+}
+
+# run_client([program, args...], env => { PGOPTIONS => '-c ...' }): run a client program of the
+# node's installation (pg_dump, pg_restore, createdb, ...) with PGHOST and PGPORT pointing at the
+# node and the extra environment given; returns (exit code, stdout, stderr).  Never dies on a
+# non-zero exit: the caller asserts.
+sub run_client
+{
+	my ($self, $cmd, %params) = @_;
+	local %ENV = $self->_get_env(%{ $params{env} || {} });
+	my ($out, $err) = ('', '');
+	my @cmd = ($self->installed_command($cmd->[0]), @$cmd[ 1 .. $#$cmd ]);
+	IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err);
+	return ($? >> 8, $out, $err);
 }
 
 1;

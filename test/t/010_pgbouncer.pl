@@ -9,7 +9,10 @@
 #     without tenant_id are stamped with its id.
 # Then, through pools of one server connection, that a context set in one transaction is
 # gone in the next transaction of another client, and that a session-level SET, whose value
-# pgbouncer does carry to the next client, is refused by the extension instead of obeyed.
+# pgbouncer does carry to the next client, is ignored by the extension instead of obeyed (and
+# does not get in the way of a context set for the transaction).  Then a poisoned pool: two
+# server connections carrying a careless client's session-level tenant and JWT, shared by 200
+# clients that set their tenant for the transaction only, all served, none seeing another tenant.
 use strict;
 use warnings;
 
@@ -107,14 +110,15 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM easeinv.audit_tenancy()'),
 	'0', 'audit_tenancy finds notes protected');
 
 #-----------------------------------------------------------------------------------------------
-# pgbouncer: transaction pooling; app has 3 server connections, app1 and leak one each.
+# pgbouncer: transaction pooling; app has 3 server connections, app1 and leak one each, poison
+# two (the poisoned pool, below: 200 clients at once).
 #-----------------------------------------------------------------------------------------------
 my $pgb = EaseinvTest::start_pgbouncer(
 	node => $node,
 	binary => $pgbouncer,
-	databases => { app => '', app1 => 'pool_size=1', leak => 'pool_size=1' },
+	databases => { app => '', app1 => 'pool_size=1', leak => 'pool_size=1', poison => 'pool_size=2' },
 	default_pool_size => 3,
-	max_client_conn => 100);
+	max_client_conn => 300);
 my $app = $pgb->connstr('app', 'web');
 my $app1 = $pgb->connstr('app1', 'web');
 
@@ -254,25 +258,45 @@ is($ctx, '|', '... and leaves no context for the next client');
 
 # A session-level SET, without LOCAL, stays on the pooled server connection: the *value* reaches
 # the next client, whoever it is (that is how transaction pooling works, not a bug).  The
-# extension refuses to act on a context that outlives its transaction, so the next client gets
-# 42501 instead of tenant 4's rows, and so does the client that set it.
+# extension ignores a value that outlives its transaction: with nothing else set, the next client
+# (and the client that set it) gets 42501 naming the ignored value instead of tenant 4's rows;
+# with a context set for its transaction, that context is used and the leftover does not get in
+# the way.
+my $ignored = qr/DETAIL:  A session-level value of easeinv\.tenant_id was present and ignored/;
+my $claims_ignored = qr/DETAIL:  A session-level value of request\.jwt\.claims was present and ignored/;
 ($out, $err) = EaseinvTest::run_sql($sa, "SET easeinv.tenant_id = '4'");
 is($err, '', 'client A runs a session-level SET easeinv.tenant_id = 4');
 ($out, $err) = EaseinvTest::run_sql($sa, 'SELECT count(*) FROM notes');
-like($err, qr/ERROR:  42501: tenant context must be set for the transaction, not the session/,
-	'... which the extension refuses to use, for client A');
+like($err, qr/ERROR:  42501: no tenant context/, '... which the extension ignores, for client A (42501)');
+like($err, $ignored, '... saying the session-level value was ignored');
 ($ctx, $pid_b) = context_of($sb);
 is($ctx, '4|', 'the session-level value is still on the pooled connection when client B comes');
+is($pid_b, $pid, '... (the same server connection)');
 ($out, $err) = EaseinvTest::run_sql($sb, 'SELECT count(*), min(tenant_id), max(tenant_id) FROM notes');
 is($out, '', 'client B reads no rows of tenant 4 ...');
-like($err, qr/ERROR:  42501: tenant context must be set for the transaction, not the session/,
-	'... the leaked context is refused with 42501');
+like($err, qr/ERROR:  42501: no tenant context/, '... the leftover value is ignored: 42501 no tenant context');
+like($err, $ignored, '... whose detail says a session-level easeinv.tenant_id was ignored');
+($out, $err) = EaseinvTest::run_sql($sb,
+	"BEGIN;\nSELECT set_config('easeinv.tenant_id', '2', true);\n"
+	  . "SELECT easeinv.current_tenant(), count(*), min(tenant_id), max(tenant_id) FROM notes;\nCOMMIT;");
+like($out, qr/^2\|3\|2\|2$/m, 'client B with set_config(easeinv.tenant_id, 2, true) over it: tenant 2, its 3 rows');
+is($err, '', '... no error');
+($out, $err) = EaseinvTest::run_sql($sb,
+	"BEGIN;\nSELECT set_config('request.jwt.claims', '{\"tenant_id\": 3}', true);\n"
+	  . "SELECT easeinv.current_tenant(), count(*), min(tenant_id), max(tenant_id) FROM notes;\nCOMMIT;");
+like($out, qr/^3\|3\|3\|3$/m,
+	'client B with a JWT of tenant 3 for its transaction: tenant 3 (no conflict with the ignored 4)');
+is($err, '', '... no error');
 ($out, $err) = EaseinvTest::run_sql($sb,
 	q{SELECT set_config('request.jwt.claims', '{"tenant_id": 4}', false)});
 ($out, $err) = EaseinvTest::run_sql($sa, 'RESET easeinv.tenant_id');
 ($out, $err) = EaseinvTest::run_sql($sa, 'SELECT count(*) FROM notes');
-like($err, qr/ERROR:  42501: tenant context must be set for the transaction, not the session/,
-	'a session-level request.jwt.claims is refused the same way');
+like($err, qr/ERROR:  42501: no tenant context/, 'a session-level request.jwt.claims is ignored the same way');
+like($err, $claims_ignored, '... and named in the detail');
+($out, $err) = EaseinvTest::run_sql($sa,
+	"BEGIN;\nSELECT easeinv.set_tenant(5);\nSELECT easeinv.current_tenant(), count(*), min(tenant_id), max(tenant_id) FROM notes;\nCOMMIT;");
+like($out, qr/^5\|3\|5\|5$/m, '... and set_tenant(5) over it is tenant 5 (no conflict with the ignored JWT of 4)');
+is($err, '', '... no error');
 ($out, $err) = EaseinvTest::run_sql($sa, 'RESET request.jwt.claims');
 ($out, $err) = EaseinvTest::run_sql($sa, 'RESET easeinv.tenant_id');
 ($ctx, $pid_b) = context_of($sb);
@@ -424,9 +448,135 @@ cmp_ok($got{backends}, '<=', 3, "40 clients shared at most 3 server connections 
 is($got{busiest}, $TENANTS, 'a single server connection served every tenant in turn');
 
 #-----------------------------------------------------------------------------------------------
+# The poisoned pool: a careless client leaves session-level values on every server connection of
+# a pool of two, SET easeinv.tenant_id = '1' and SET request.jwt.claims = '{"tenant_id": 1}' (no
+# LOCAL), and nobody resets them.  Then 100 clients that send only a JWT for their transaction
+# and 100 that only set_config('easeinv.tenant_id', N, true) share those two connections, every
+# transaction another tenant: the leftovers are ignored, so every transaction is served (no
+# 42501, no conflict with the leftover tenant 1) and sees its own tenant only.  Every transaction
+# first asserts that its connection really carries both leftovers.
+#-----------------------------------------------------------------------------------------------
+my $poison = $pgb->connstr('poison', 'web');
+my $POISON_CLIENTS = 100;
+my $POISON_TXNS = 4;
+my %poisoned;
+{
+	# Two sessions, each inside a transaction at the same time, so that they hold (and poison)
+	# both server connections of the pool; a plain SET in a transaction block outlives it.
+	my @p = map { $node->session_at($poison) } 1 .. 2;
+	foreach my $s (@p)
+	{
+		($out, $err) = EaseinvTest::run_sql($s,
+			"BEGIN;\nSET easeinv.tenant_id = '1';\nSET request.jwt.claims = '{\"tenant_id\": 1}';\nSELECT pg_backend_pid();");
+		is($err, '', 'poisoning client: session-level SETs of tenant 1 inside an open transaction');
+		$poisoned{$out} = 1;
+	}
+	EaseinvTest::run_sql($_, 'COMMIT') foreach @p;
+	$_->quit foreach @p;
+}
+is(scalar(keys %poisoned), 2, 'the poisoning client poisoned both server connections of the pool ('
+	  . join(', ', sort keys %poisoned) . ')');
+
+# A client with no transaction-level source on a poisoned connection: 42501 naming both leftovers.
+# It goes on to end its transaction: pgbouncer closes a server connection whose client leaves
+# in the middle of a transaction (or before the server is ready again), which would take the
+# leftovers with it.
+foreach my $i (1 .. 4)
+{
+	my ($ret, $o, $e) = $node->psql(
+		'postgres',
+		"BEGIN;\nSELECT current_setting('easeinv.tenant_id') || '|' || current_setting('request.jwt.claims') || '|' || pg_backend_pid();\n"
+		  . "SELECT count(*) FROM notes;\nROLLBACK;\nSELECT 1;",
+		connstr => $poison,
+		extra_params => [ '-v', 'VERBOSITY=verbose' ],
+		on_error_stop => 0,
+		timeout => 60);
+	$o =~ s/\n1$//;
+	my ($g, $c, $p) = split /\|/, $o;
+	ok($g eq '1' && $c eq '{"tenant_id": 1}' && $poisoned{ $p // '' },
+		"client $i without a context is on a poisoned connection ($o)");
+	like($e, qr/ERROR:  42501: no tenant context/, "... and gets 42501 no tenant context");
+	like($e,
+		qr/DETAIL:  A session-level value of easeinv\.tenant_id and request\.jwt\.claims was present and ignored/,
+		'... whose detail says the session-level values were present and ignored');
+}
+
+my $poison_begin = <<"EOS";
+\\set t random(1, $TENANTS)
+\\set o 1 + :t % $TENANTS
+BEGIN;
+SELECT assert_true(current_setting('easeinv.tenant_id', true) = '1' AND current_setting('request.jwt.claims', true) = '{"tenant_id": 1}', 'connection not poisoned: easeinv.tenant_id "' || coalesce(current_setting('easeinv.tenant_id', true), '') || '", claims "' || coalesce(current_setting('request.jwt.claims', true), '') || '" (backend ' || pg_backend_pid() || ')');
+EOS
+sub poison_end
+{
+	my ($kind) = @_;
+	return <<"EOS";
+SELECT assert_true(count(*) FILTER (WHERE tenant_id <> easeinv.current_tenant()) = 0 AND count(*) FILTER (WHERE tenant_id <> :t::bigint) = 0, 'tenant ' || :t::text || ' on a poisoned connection sees ' || count(*) FILTER (WHERE tenant_id <> :t::bigint) || ' rows of other tenants') FROM notes;
+WITH i AS (INSERT INTO notes (body) VALUES ('p/' || :t::text || '/$kind/' || pg_backend_pid()) RETURNING tenant_id) SELECT assert_true((SELECT tenant_id FROM i) = :t::bigint, 'row inserted for tenant ' || :t::text || ' was stamped ' || (SELECT tenant_id FROM i));
+COMMIT;
+EOS
+}
+# JWT-only (extended protocol, so :t is a parameter) and set_config-only (simple protocol).
+PostgreSQL::Test::Utils::append_to_file("$dir/poison_jwt.sql",
+	$poison_begin
+	  . "SELECT set_config('request.jwt.claims', '{\"tenant_id\": ' || :t::text || '}', true);\n"
+	  . $checks . poison_end('jwt'));
+PostgreSQL::Test::Utils::append_to_file("$dir/poison_setconfig.sql",
+	$poison_begin
+	  . "SELECT set_config('easeinv.tenant_id', :t::text, true);\n"
+	  . $checks . poison_end('setconfig'));
+
+my $poison_started = time;
+my @poison_runs = (
+	start_pgbench('poisoned pool, JWT only', 'extended', $POISON_CLIENTS, 'poison', $POISON_TXNS,
+		'poison_jwt'),
+	start_pgbench('poisoned pool, set_config only', 'simple', $POISON_CLIENTS, 'poison', $POISON_TXNS,
+		'poison_setconfig'));
+finish_pgbench($_) foreach @poison_runs;
+my $poison_secs = time - $poison_started;
+my $poison_total = 0;
+foreach my $run (@poison_runs)
+{
+	my $want = $run->{clients} * $run->{txns};
+	is($run->{rc}, 0, "pgbench ($run->{label}, $run->{clients} clients) exits 0");
+	like($run->{out}, qr/^number of transactions actually processed: $want\/$want$/m,
+		"... all $want transactions served");
+	like($run->{out}, qr/^number of failed transactions: 0 \(/m, '... none failed');
+	unlike($run->{err}, qr/(ERROR|LEAK|ASSERTION|abort|42501)/i, '... no errors reported (no 42501)');
+	$poison_total += $want;
+}
+note sprintf('poisoned pool: %d transactions of %d clients in %.1f s',
+	$poison_total, 2 * $POISON_CLIENTS, $poison_secs);
+
+my %pg = split /[|\n]/, $node->safe_psql(
+	'postgres', q{
+SELECT 'written', count(*)::text FROM notes WHERE body LIKE 'p/%'
+UNION ALL SELECT 'mismatched', count(*)::text FROM notes WHERE body LIKE 'p/%' AND split_part(body, '/', 2)::bigint <> tenant_id
+UNION ALL SELECT 'jwt', count(*)::text FROM notes WHERE body LIKE 'p/%/jwt/%'
+UNION ALL SELECT 'setconfig', count(*)::text FROM notes WHERE body LIKE 'p/%/setconfig/%'
+UNION ALL SELECT 'tenants', count(DISTINCT tenant_id)::text FROM notes WHERE body LIKE 'p/%'
+UNION ALL SELECT 'backends', string_agg(DISTINCT split_part(body, '/', 4), ',') FROM notes WHERE body LIKE 'p/%'
+UNION ALL SELECT 'seed', count(*)::text FROM notes WHERE id <= 0 AND body = 'seed/' || tenant_id
+});
+note explain \%pg;
+is($pg{written}, $poison_total, 'one row written per transaction on the poisoned pool');
+is($pg{mismatched}, 0, 'every row belongs to the tenant its client intended (none to the leftover tenant 1 by mistake)');
+is($pg{jwt}, $POISON_CLIENTS * $POISON_TXNS, "JWT-only clients: $pg{jwt} rows");
+is($pg{setconfig}, $POISON_CLIENTS * $POISON_TXNS, "set_config-only clients: $pg{setconfig} rows");
+is($pg{tenants}, $TENANTS, 'every tenant was served on the poisoned pool');
+ok(!grep({ !$poisoned{$_} } split(/,/, $pg{backends})),
+	"every transaction ran on one of the two poisoned server connections ($pg{backends})");
+is($pg{seed}, 3 * $TENANTS, 'seed rows untouched');
+{
+	my ($ret, $o, $e) = through_bouncer($poison,
+		"SELECT current_setting('easeinv.tenant_id') || '|' || current_setting('request.jwt.claims')");
+	is($o, '1|{"tenant_id": 1}', 'the leftovers are still on the pool after the load (nobody reset them)');
+}
+
+#-----------------------------------------------------------------------------------------------
 # Negative control: the same blank-context check catches a leak when there is one.  The leak
 # alias has one server connection and the script sets the tenant with a session-level SET (whose
-# value pgbouncer carries over; the extension would refuse to use it, as shown above).
+# value pgbouncer carries over; the extension ignores it, as shown above).
 #-----------------------------------------------------------------------------------------------
 PostgreSQL::Test::Utils::append_to_file("$dir/leaky.sql", $begin . <<'EOS');
 SET easeinv.tenant_id = ':t';

@@ -25,6 +25,10 @@ BEGIN
     IF TG_OP = 'INSERT' AND easeinv.restoring(TG_RELID) THEN
         RETURN NEW;
     END IF;
+    IF NEW.name IS NULL THEN
+        RAISE EXCEPTION 'a customer needs a name'
+            USING ERRCODE = '22004', HINT = 'Give the customer''s legal or trade name.';
+    END IF;
     NEW.gstin := NULLIF(upper(btrim(NEW.gstin)), '');
     IF NEW.gstin IS NOT NULL THEN
         why := easeinv.gstin_error(NEW.gstin);

@@ -1,8 +1,12 @@
 -- Hardening (0.5.0): each test protects one promise an attacker or a careless DBA broke in 0.4.0.
 -- Runs alone: its own tenants, roles and tables.
 \set SHOW_CONTEXT never
+-- a fresh installation: the messages below name ids
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS easeinv CASCADE;
+RESET client_min_messages;
 SET easeinv.partitions = 4;
-CREATE EXTENSION IF NOT EXISTS easeinv;
+CREATE EXTENSION easeinv;
 CREATE ROLE regress_hard_web LOGIN;
 GRANT easeinv_app TO regress_hard_web;
 SELECT id AS t FROM easeinv.create_tenant('hard-co', 'Hard Co', '27') \gset

@@ -381,10 +381,14 @@ no_context_error(const char *claims, bool guc_ignored, bool claims_ignored)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("no tenant context"),
+				 guc_ignored && claims_ignored ?
+				 errdetail("Session-level values of " EASEINV_TENANT_GUC " and " EASEINV_JWT_CLAIMS_GUC
+						   " were present and ignored: only a value set for the transaction is a tenant "
+						   "context (behind a transaction pooler a session-level value belongs to an "
+						   "earlier client).") :
 				 errdetail("A session-level value of %s was present and ignored: only a value set for the "
 						   "transaction is a tenant context (behind a transaction pooler a session-level "
 						   "value belongs to an earlier client).",
-						   guc_ignored && claims_ignored ? EASEINV_TENANT_GUC " and " EASEINV_JWT_CLAIMS_GUC :
 						   guc_ignored ? EASEINV_TENANT_GUC : EASEINV_JWT_CLAIMS_GUC),
 				 errhint("Call easeinv.set_tenant(<id>) or SET LOCAL easeinv.tenant_id = '<id>' inside the "
 						 "transaction, and RESET the session-level value.")));

@@ -497,7 +497,7 @@ foreach my $i (1 .. 4)
 		"client $i without a context is on a poisoned connection ($o)");
 	like($e, qr/ERROR:  42501: no tenant context/, "... and gets 42501 no tenant context");
 	like($e,
-		qr/DETAIL:  A session-level value of easeinv\.tenant_id and request\.jwt\.claims was present and ignored/,
+		qr/DETAIL:  Session-level values of easeinv\.tenant_id and request\.jwt\.claims were present and ignored/,
 		'... whose detail says the session-level values were present and ignored');
 }
 

@@ -10,7 +10,11 @@
  *	  - INSERT/UPDATE/DELETE with no tenant context are refused, except for
  *		roles that bypass RLS (superusers, BYPASSRLS such as easeinv_admin),
  *		which must then name the tenant explicitly;
- *	  - TRUNCATE (statement level) is refused except for roles that bypass RLS.
+ *	  - TRUNCATE (statement level) is refused except for roles that bypass RLS;
+ *	  - INSERT/UPDATE: every text column holds text valid in the database
+ *		encoding.  PostgreSQL checks text on input, except where a client
+ *		declares client_encoding SQL_ASCII (COPY then stores the bytes as
+ *		sent): such a row would make the database's dump unrestorable.
  *
  * While pg_restore loads a partition (restore.c), an INSERT also checks that
  * the row's tenant belongs in this partition of a table hash partitioned by
@@ -30,6 +34,8 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "nodes/parsenodes.h"
 #include "partitioning/partbounds.h"
 #include "utils/builtins.h"
@@ -59,6 +65,49 @@ static int64 guard_get_tenant(HeapTuple tuple, Relation rel, int attno, bool *is
 static void guard_refuse_other_tenant(Relation rel, int64 row_tenant, int64 context);
 static const char *guard_table_name(Relation rel);
 static void guard_check_restored_partition(FunctionCallInfo fcinfo, Relation rel, int64 tenant);
+static void guard_check_encoding(Relation rel, HeapTuple tuple);
+
+/*
+ * guard_check_encoding: every text, varchar and char column of the row is
+ * valid in the database encoding (22021 otherwise).  SQL_ASCII databases
+ * have no encoding to check against.
+ */
+static void
+guard_check_encoding(Relation rel, HeapTuple tuple)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			encoding = GetDatabaseEncoding();
+	int			i;
+
+	if (encoding == PG_SQL_ASCII)
+		return;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		isnull;
+		Datum		d;
+		text	   *t;
+
+		if (att->attisdropped ||
+			(att->atttypid != TEXTOID && att->atttypid != VARCHAROID && att->atttypid != BPCHAROID))
+			continue;
+		d = heap_getattr(tuple, i + 1, desc, &isnull);
+		if (isnull)
+			continue;
+		t = DatumGetTextPP(d);
+		if (!pg_verify_mbstr(encoding, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), true))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("invalid byte sequence for encoding \"%s\" in column \"%s\" of \"%s\"",
+							GetDatabaseEncodingName(), NameStr(att->attname), guard_table_name(rel)),
+					 errdetail("The text is not valid %s; stored, it would make a dump of the database unrestorable.",
+							   GetDatabaseEncodingName()),
+					 errhint("Send text in the encoding the connection declares (client_encoding); "
+							 "SQL_ASCII declares none, so its bytes reach the database unchecked.")));
+		if ((Pointer) t != DatumGetPointer(d))
+			pfree(t);
+	}
+}
 
 /*
  * guard_table_name: the table the user wrote to, for messages.  Triggers fire on the leaf
@@ -274,6 +323,7 @@ tenant_guard(PG_FUNCTION_ARGS)
 			guard_refuse_other_tenant(rel, row_tenant, context);
 		else if (context == 0 && rel->rd_rel->relispartition && easeinv_restoring(RelationGetRelid(rel)))
 			guard_check_restored_partition(fcinfo, rel, row_tenant);
+		guard_check_encoding(rel, newtup);
 		return PointerGetDatum(newtup);
 	}
 
@@ -292,6 +342,7 @@ tenant_guard(PG_FUNCTION_ARGS)
 					 errhint("Copy the data into the other tenant's context instead.")));
 		if (context != 0 && old_tenant != context)
 			guard_refuse_other_tenant(rel, old_tenant, context);
+		guard_check_encoding(rel, td->tg_newtuple);
 		return PointerGetDatum(td->tg_newtuple);
 	}
 

@@ -4,10 +4,12 @@
 -- partitioned by tenant_id with the same count, so a row and the row it references are in the
 -- partitions of the same number, and the leaf-to-leaf key is exactly the parent-to-parent one.
 -- Declared on the parents, the keys are invisible to pg_dump's ordering of the leaves' data
--- (it orders configuration tables by the keys between them, and the parents hold no data), so
--- a parallel pg_restore (--jobs) could load payments before the invoices they pay.  Declared on
--- the leaves, pg_dump orders the data and pg_restore --jobs waits for the referenced leaf.  (A
--- leaf's check also reads one partition instead of planning against all of them.)  Foreign keys
+-- (it orders configuration tables by the keys between them, and the parents hold no data), so a
+-- serial pg_restore would load the leaves in name order and only by luck before what they
+-- reference.  Declared on the leaves, pg_dump orders the data by them.  (A parallel pg_restore
+-- --jobs ignores that order, since pg_dump gives each table's data a dependency on its table
+-- only: easeinv.pre_restore() and post_restore() set the keys aside around it.  A leaf's check
+-- also reads one partition instead of planning against all of them.)  Foreign keys
 -- within one table (credit note to invoice, refund to payment) stay on the parent: a leaf
 -- references only itself, and a COPY checks its keys once it has loaded the whole leaf.
 -------------------------------------------------------------------------------------------------

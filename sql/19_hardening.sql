@@ -289,6 +289,103 @@ SELECT easeinv.invoice_number('INV/{FY}/{N}', '2017-06-30', 1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT easeinv.invoice_number('INV/{FY}/{N}', '2017-07-01', 1) AS first_gst_day;
 
+-------------------------------------------------------------------------------------------------
+-- 0. restore_mode_is_narrow: a superuser's COPY into a table that already holds rows is no restore
+-------------------------------------------------------------------------------------------------
+SET row_security = off;
+COPY easeinv.invoice_lines (tenant_id, invoice_id, line_no, product_id, description, hsn_sac, qty, unit_price,
+                            gst_rate, gross, taxable_value, cgst, sgst, line_total) FROM STDIN;
+1	1	99	1	forged	8471	50	20	18	1000	1000	90	90	1180
+\.
+RESET row_security;
+SELECT count(*) AS lines FROM easeinv.invoice_lines WHERE tenant_id = :t AND invoice_id = :inv;
+-- verify_invoices proves the invoices agree with their lines, payments, credit notes and stock;
+-- a superuser who switches the guard off to write around it is found
+SELECT count(*) AS invoice_problems FROM easeinv.verify_invoices();
+ALTER TABLE easeinv.invoices DISABLE TRIGGER easeinv_invoices_1_guard;
+UPDATE easeinv.invoices SET amount_paid = 5000 WHERE tenant_id = :t AND id = :inv;
+ALTER TABLE easeinv.invoices ENABLE ALWAYS TRIGGER easeinv_invoices_1_guard;
+SELECT number, problem, detail FROM easeinv.verify_invoices() ORDER BY problem;
+ALTER TABLE easeinv.invoices DISABLE TRIGGER easeinv_invoices_1_guard;
+UPDATE easeinv.invoices SET amount_paid = 0 WHERE tenant_id = :t AND id = :inv;
+ALTER TABLE easeinv.invoices ENABLE ALWAYS TRIGGER easeinv_invoices_1_guard;
+SELECT count(*) AS invoice_problems FROM easeinv.verify_invoices();
+
+-------------------------------------------------------------------------------------------------
+-- 5b. history_kept_on_delete: in replica mode foreign keys are off, the history guards are not
+-------------------------------------------------------------------------------------------------
+BEGIN;
+SET LOCAL session_replication_role = replica;
+DELETE FROM easeinv.locations WHERE tenant_id = :t AND id = :wh;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+DELETE FROM easeinv.products WHERE tenant_id = :t AND id = :widget;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- a location never used is deleted as before
+BEGIN;
+DELETE FROM easeinv.locations WHERE tenant_id = :t AND id = :unused RETURNING code;
+ROLLBACK;
+
+-------------------------------------------------------------------------------------------------
+-- 3b. text_encoding_all_types: domains, arrays, jsonb and composite columns are checked too
+-------------------------------------------------------------------------------------------------
+CREATE DOMAIN hard_label AS text;
+CREATE TYPE hard_pair AS (a text, b integer);
+CREATE TABLE hard_tagged (tenant_id bigint NOT NULL, id integer NOT NULL, lbl hard_label, meta jsonb,
+                          tags varchar(20)[], pair hard_pair, amount numeric, at timestamptz, PRIMARY KEY (tenant_id, id));
+SELECT count(*) > 0 AS protected FROM easeinv.enable_tenancy('hard_tagged');
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SET LOCAL client_encoding = 'SQL_ASCII';
+COPY hard_tagged (tenant_id, id, lbl) FROM STDIN;
+1	1	badÿ
+\.
+ROLLBACK;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SET LOCAL client_encoding = 'SQL_ASCII';
+COPY hard_tagged (tenant_id, id, meta) FROM STDIN;
+1	2	{"k": "vÿ"}
+\.
+ROLLBACK;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SET LOCAL client_encoding = 'SQL_ASCII';
+COPY hard_tagged (tenant_id, id, tags) FROM STDIN;
+1	3	{café,ok}
+\.
+ROLLBACK;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SET LOCAL client_encoding = 'SQL_ASCII';
+COPY hard_tagged (tenant_id, id, pair) FROM STDIN;
+1	4	(xþ,1)
+\.
+ROLLBACK;
+-- valid text of every kind goes in
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+INSERT INTO hard_tagged VALUES (:t, 5, 'à¤šà¤¾à¤¯', '{"k": "â‚¹"}', '{cafÃ©,ok}', ROW('Ã¼', 1), 1.5, now()) RETURNING id, lbl, meta, tags, pair;
+ROLLBACK;
+DROP TABLE hard_tagged;
+DROP TYPE hard_pair;
+DROP DOMAIN hard_label;
+
+-------------------------------------------------------------------------------------------------
+-- 9b. available_in_range: a reservation that would put available beyond numeric(18,4)
+-------------------------------------------------------------------------------------------------
+SET ROLE regress_hard_web;
+BEGIN;
+SELECT easeinv.set_tenant(:tneg) IS NOT NULL AS ok;
+SELECT qty FROM easeinv.move_stock('deep-1', :nw, :nwh, :ncust, 99999999999990);
+SELECT qty FROM easeinv.reserve_stock('deep-r', :nw, :nwh, 99999999999999);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+RESET ROLE;
+
 -- clean up what is cluster-wide
 DROP TABLE hard_notes, hard_notes_p001;
 REVOKE easeinv_app FROM regress_hard_web;

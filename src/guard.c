@@ -58,44 +58,120 @@ typedef struct GuardCache
 	int			remainder;
 	Oid			collation;
 	FmgrInfo	hashfn;			/* the partition key's hash support function */
+	/* guard_check_encoding: how each column's text is checked (NULL: not worked out yet) */
+	int			enc_natts;
+	char	   *enc_mode;
 } GuardCache;
+
+/* how guard_check_encoding checks a column */
+#define ENC_SKIP	's'			/* its text form is ASCII by construction (numbers, times, bytea, ...) */
+#define ENC_BYTES	'b'			/* text, varchar, char (or a domain over one): the stored bytes */
+#define ENC_OUTPUT	'o'			/* anything else that may hold text: its output function's text */
 
 static int	guard_tenant_attno(FunctionCallInfo fcinfo, Relation rel);
 static int64 guard_get_tenant(HeapTuple tuple, Relation rel, int attno, bool *isnull);
 static void guard_refuse_other_tenant(Relation rel, int64 row_tenant, int64 context);
 static const char *guard_table_name(Relation rel);
 static void guard_check_restored_partition(FunctionCallInfo fcinfo, Relation rel, int64 tenant);
-static void guard_check_encoding(Relation rel, HeapTuple tuple);
+static void guard_check_encoding(FunctionCallInfo fcinfo, Relation rel, HeapTuple tuple);
+static char guard_encoding_mode(Oid type);
 
 /*
- * guard_check_encoding: every text, varchar and char column of the row is
- * valid in the database encoding (22021 otherwise).  SQL_ASCII databases
- * have no encoding to check against.
+ * guard_encoding_mode: how a column of this type is checked (ENC_*).  Text
+ * types and domains over them are checked byte for byte; types whose text
+ * form is ASCII by construction are skipped; everything else that can carry
+ * text (arrays, json and jsonb, composite, ranges, name, "char", extension
+ * types such as citext) is checked through its output function.
+ */
+static char
+guard_encoding_mode(Oid type)
+{
+	Oid			base = getBaseType(type);
+	char		category;
+	bool		preferred;
+
+	if (base == TEXTOID || base == VARCHAROID || base == BPCHAROID)
+		return ENC_BYTES;
+	if (base == BYTEAOID || base == UUIDOID || get_typtype(base) == TYPTYPE_ENUM)
+		return ENC_SKIP;		/* hex, digits, or one of the enum's labels */
+	get_type_category_preferred(base, &category, &preferred);
+	switch (category)
+	{
+		case TYPCATEGORY_NUMERIC:
+		case TYPCATEGORY_BOOLEAN:
+		case TYPCATEGORY_DATETIME:
+		case TYPCATEGORY_TIMESPAN:
+		case TYPCATEGORY_GEOMETRIC:
+		case TYPCATEGORY_NETWORK:
+		case TYPCATEGORY_BITSTRING:
+			return ENC_SKIP;
+		default:
+			return ENC_OUTPUT;
+	}
+}
+
+/*
+ * guard_check_encoding: every column of the row that can hold text holds text
+ * valid in the database encoding (22021 otherwise); see guard_encoding_mode.
+ * SQL_ASCII databases have no encoding to check against.  How each column is
+ * checked is worked out once per relation and kept in the trigger's cache.
  */
 static void
-guard_check_encoding(Relation rel, HeapTuple tuple)
+guard_check_encoding(FunctionCallInfo fcinfo, Relation rel, HeapTuple tuple)
 {
+	GuardCache *gc = (GuardCache *) fcinfo->flinfo->fn_extra;
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			encoding = GetDatabaseEncoding();
 	int			i;
 
 	if (encoding == PG_SQL_ASCII)
 		return;
+	Assert(gc != NULL && gc->relid == RelationGetRelid(rel));
+	if (gc->enc_mode == NULL || gc->enc_natts != desc->natts)
+	{
+		char	   *mode = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, desc->natts);
+
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			mode[i] = att->attisdropped ? ENC_SKIP : guard_encoding_mode(att->atttypid);
+		}
+		gc->enc_mode = mode;
+		gc->enc_natts = desc->natts;
+	}
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		bool		isnull;
+		bool		valid;
 		Datum		d;
-		text	   *t;
 
-		if (att->attisdropped ||
-			(att->atttypid != TEXTOID && att->atttypid != VARCHAROID && att->atttypid != BPCHAROID))
+		if (gc->enc_mode[i] == ENC_SKIP)
 			continue;
 		d = heap_getattr(tuple, i + 1, desc, &isnull);
 		if (isnull)
 			continue;
-		t = DatumGetTextPP(d);
-		if (!pg_verify_mbstr(encoding, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), true))
+		if (gc->enc_mode[i] == ENC_BYTES)
+		{
+			text	   *t = DatumGetTextPP(d);
+
+			valid = pg_verify_mbstr(encoding, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), true);
+			if ((Pointer) t != DatumGetPointer(d))
+				pfree(t);
+		}
+		else
+		{
+			Oid			output;
+			bool		varlena;
+			char	   *out;
+
+			getTypeOutputInfo(att->atttypid, &output, &varlena);
+			out = OidOutputFunctionCall(output, d);
+			valid = pg_verify_mbstr(encoding, out, strlen(out), true);
+			pfree(out);
+		}
+		if (!valid)
 			ereport(ERROR,
 					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 					 errmsg("invalid byte sequence for encoding \"%s\" in column \"%s\" of \"%s\"",
@@ -104,8 +180,6 @@ guard_check_encoding(Relation rel, HeapTuple tuple)
 							   GetDatabaseEncodingName()),
 					 errhint("Send text in the encoding the connection declares (client_encoding); "
 							 "SQL_ASCII declares none, so its bytes reach the database unchecked.")));
-		if ((Pointer) t != DatumGetPointer(d))
-			pfree(t);
 	}
 }
 
@@ -151,6 +225,8 @@ guard_tenant_attno(FunctionCallInfo fcinfo, Relation rel)
 	gc->relid = RelationGetRelid(rel);
 	gc->attno = attno;
 	gc->bound_known = false;
+	gc->enc_mode = NULL;
+	gc->enc_natts = 0;
 	fcinfo->flinfo->fn_extra = gc;
 	return attno;
 }
@@ -323,7 +399,7 @@ tenant_guard(PG_FUNCTION_ARGS)
 			guard_refuse_other_tenant(rel, row_tenant, context);
 		else if (context == 0 && rel->rd_rel->relispartition && easeinv_restoring(RelationGetRelid(rel)))
 			guard_check_restored_partition(fcinfo, rel, row_tenant);
-		guard_check_encoding(rel, newtup);
+		guard_check_encoding(fcinfo, rel, newtup);
 		return PointerGetDatum(newtup);
 	}
 
@@ -342,7 +418,7 @@ tenant_guard(PG_FUNCTION_ARGS)
 					 errhint("Copy the data into the other tenant's context instead.")));
 		if (context != 0 && old_tenant != context)
 			guard_refuse_other_tenant(rel, old_tenant, context);
-		guard_check_encoding(rel, td->tg_newtuple);
+		guard_check_encoding(fcinfo, rel, td->tg_newtuple);
 		return PointerGetDatum(td->tg_newtuple);
 	}
 

@@ -41,6 +41,7 @@
 #include <ctype.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -56,6 +57,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
+#include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(begin_import);
 PG_FUNCTION_INFO_V1(check_import);
@@ -114,6 +116,7 @@ typedef struct ImportRun ImportRun;
 
 /* how each kind writes its fresh rows (below) */
 static void apply_movements(ImportRun *run);
+static void check_rules_unchanged(ImportRun *run);
 static void apply_opening_stock(ImportRun *run);
 static void apply_products(ImportRun *run);
 
@@ -323,6 +326,55 @@ struct ImportRun
 };
 
 /* ---------------------------------------------------------------- helpers */
+
+/*
+ * check_rules_unchanged: under REPEATABLE READ or SERIALIZABLE the batch is
+ * resolved with the transaction's snapshot, which may predate a change of a
+ * location's kind or a product's track_stock that the movement gate waited
+ * for.  The tenant's kinds and tracking, digested, must be the same in the
+ * latest snapshot; otherwise 40001 (the retry reads the new values).  In READ
+ * COMMITTED the statements that follow the gate see the change anyway.
+ */
+static void
+check_rules_unchanged(ImportRun *run)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run->tenant)};
+	SPIPlanPtr	plan;
+	Datum		before[2];
+	bool		before_null[2];
+	int			i;
+	bool		same = true;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	plan = SPI_prepare("SELECT (SELECT pg_catalog.bit_xor(pg_catalog.hashint8(l.id) OPERATOR(pg_catalog.#) pg_catalog.hashtext(l.kind))"
+					   "          FROM easeinv.locations l WHERE l.tenant_id OPERATOR(pg_catalog.=) $1),"
+					   "       (SELECT pg_catalog.bit_xor(pg_catalog.hashint8(p.id)) FILTER (WHERE p.track_stock)"
+					   "          FROM easeinv.products p WHERE p.tenant_id OPERATOR(pg_catalog.=) $1)",
+					   1, types);
+	if (plan == NULL || SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the tenant's kinds failed");
+	for (i = 0; i < 2; i++)
+		before[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &before_null[i]);
+	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the tenant's kinds failed");
+	for (i = 0; i < 2; i++)
+	{
+		bool		isnull;
+		Datum		now = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+
+		if (isnull != before_null[i] || (!isnull && DatumGetInt32(now) != DatumGetInt32(before[i])))
+			same = false;
+	}
+	SPI_freeplan(plan);
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent change of the tenant's locations or products"),
+				 errdetail("A location's kind or a product's track_stock changed after this transaction began."),
+				 errhint("Retry the transaction.")));
+}
 
 /*
  * verified_resolve: the kind's resolve reading the staged rows through their
@@ -668,7 +720,7 @@ insert_movements(ImportRun *run, const char *select_list)
 				   "       UNION ALL SELECT i.product_id, i.to_location_id, i.qty FROM ins i) d "
 				   " GROUP BY d.product_id, d.location_id ORDER BY d.product_id, d.location_id "
 				   " ON CONFLICT (tenant_id, product_id, location_id) "
-				   " DO UPDATE SET on_hand = easeinv.level_add(l.on_hand, excluded.on_hand, l.product_id, l.location_id), updated_at = now() "
+				   " DO UPDATE SET on_hand = easeinv.level_add(l.on_hand, excluded.on_hand, l.reserved, l.product_id, l.location_id), updated_at = now() "
 				   " RETURNING 1) "
 				   "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM lv)",
 				   select_list, run->kind->skip);
@@ -942,6 +994,8 @@ apply_import(PG_FUNCTION_ARGS)
 	/* each statement runs once: compiling it costs more than it saves (up to a second measured) */
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
+	if (run.kind->ledger)
+		check_rules_unchanged(&run);
 	resolve_and_check(&run);
 	count_rows(&run);
 	if (run.rejected > 0 && !run.skip_bad)

@@ -39,6 +39,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 #include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/numeric.h"
@@ -192,6 +193,31 @@ invoice_lines_for_stock(int64 tenant, int64 id, StockLine **lines, int *nstock, 
 			 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.product_id, l.line_no", 2, types);
 	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading invoice lines failed");
+	/*
+	 * Under REPEATABLE READ or SERIALIZABLE the snapshot may predate a change
+	 * of track_stock the movement gate waited for: the lines' products must
+	 * say the same in the latest snapshot (40001 otherwise).
+	 */
+	if (IsolationUsesXactSnapshot())
+	{
+		SPITupleTable *first = SPI_tuptable;
+		uint64		nfirst = SPI_processed;
+		bool		same;
+
+		if (SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading invoice lines failed");
+		same = SPI_processed == nfirst;
+		for (i = 0; same && i < nfirst; i++)
+			same = DatumGetBool(SPI_getbinval(first->vals[i], first->tupdesc, 4, &isnull)) ==
+				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull));
+		if (!same)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to a concurrent change of a product's track_stock"),
+					 errhint("Retry the transaction.")));
+		SPI_tuptable = first;
+		SPI_processed = nfirst;
+	}
 	old = MemoryContextSwitchTo(cxt);
 	*lines = palloc(sizeof(StockLine) * (SPI_processed + 1));
 	for (i = 0; i < SPI_processed; i++)
@@ -264,6 +290,12 @@ issue_invoice(PG_FUNCTION_ARGS)
 	Datum		result;
 	int			i;
 
+	/*
+	 * Which lines post stock depends on their products' track_stock: pass the
+	 * tenant's movement gate before reading it, even when no line turns out
+	 * to post anything (ledger.c, movement_gate).
+	 */
+	movement_gate(tenant, false);
 	ledger_begin(&session);
 	if (!lock_invoice(tenant, id, &inv))
 		no_such_invoice(id);

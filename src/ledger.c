@@ -34,6 +34,7 @@
 #include "ledger.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -98,6 +99,8 @@ static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
 static void report_reversed(int64 tenant, int64 original);
 static void check_refs(int64 tenant, MoveRequest *req, bool *from_internal);
 static void apply_levels(int64 tenant, MoveRequest *req, bool from_internal);
+static void read_refs(LedgerPlan which, Datum *values, const char *what);
+static bool equal_rows(HeapTuple a, HeapTuple b, TupleDesc desc);
 
 /*
  * ledger_plan: the saved plan for one of the ledger's statements.  Every
@@ -129,7 +132,7 @@ ledger_plan(LedgerPlan which)
 		[PLAN_LEVELS] = "INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand)"
 		" VALUES ($1, $2, $3, $4), ($1, $2, $5, $6)"
 		" ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE"
-		" SET on_hand = easeinv.level_add(l.on_hand, excluded.on_hand, l.product_id, l.location_id),"
+		" SET on_hand = easeinv.level_add(l.on_hand, excluded.on_hand, l.reserved, l.product_id, l.location_id),"
 		" updated_at = pg_catalog.now()"
 		" RETURNING l.location_id, l.on_hand OPERATOR(pg_catalog.-) l.reserved",
 		/* product and both locations in one statement; NULLs where a row is missing */
@@ -776,16 +779,72 @@ check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req)
 	pfree(diff.data);
 }
 
+/*
+ * read_refs: run one of the plans that read what decides a movement's checks
+ * (product, locations).  In READ COMMITTED each statement sees what was
+ * committed before it, which is after the movement gate was passed.  Under
+ * REPEATABLE READ or SERIALIZABLE the transaction's snapshot may predate a
+ * change of kind or track_stock that the gate waited for: the plan runs again
+ * with the latest snapshot, and a difference is a serialization failure
+ * (40001; the retry reads the new value).  Leaves the first result in
+ * SPI_tuptable.
+ */
+static void
+read_refs(LedgerPlan which, Datum *values, const char *what)
+{
+	SPITupleTable *first;
+	uint64		n;
+	int			rc = SPI_execute_plan(ledger_plan(which), values, NULL, false, 1);
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(rc));
+	if (!IsolationUsesXactSnapshot())
+		return;
+	first = SPI_tuptable;
+	n = SPI_processed;
+	rc = SPI_execute_snapshot(ledger_plan(which), values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							  true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(rc));
+	if (SPI_processed != n ||
+		(n == 1 && !equal_rows(first->vals[0], SPI_tuptable->vals[0], first->tupdesc)))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent change of %s", what),
+				 errdetail("A location's kind or a product's track_stock changed after this transaction began."),
+				 errhint("Retry the transaction.")));
+	SPI_tuptable = first;
+	SPI_processed = n;
+}
+
+/* equal_rows: two rows of one descriptor hold the same values (all columns) */
+static bool
+equal_rows(HeapTuple a, HeapTuple b, TupleDesc desc)
+{
+	int			i;
+
+	for (i = 1; i <= desc->natts; i++)
+	{
+		bool		anull;
+		bool		bnull;
+		Datum		av = heap_getattr(a, i, desc, &anull);
+		Datum		bv = heap_getattr(b, i, desc, &bnull);
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+
+		if (anull != bnull || (!anull && !datum_image_eq(av, bv, att->attbyval, att->attlen)))
+			return false;
+	}
+	return true;
+}
+
 /* check_product: the tenant's product exists, is not deleted and tracks stock. */
 void
 check_product(int64 tenant, int64 product)
 {
 	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(product)};
 	bool		isnull;
-	int			rc = SPI_execute_plan(ledger_plan(PLAN_PRODUCT), values, NULL, false, 1);
 
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading products failed: %s", SPI_result_code_string(rc));
+	read_refs(PLAN_PRODUCT, values, "the product");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -812,10 +871,8 @@ check_location(int64 tenant, int64 location, const char *role)
 {
 	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(location)};
 	bool		isnull;
-	int			rc = SPI_execute_plan(ledger_plan(PLAN_LOCATION), values, NULL, false, 1);
 
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading locations failed: %s", SPI_result_code_string(rc));
+	read_refs(PLAN_LOCATION, values, "the location");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -841,10 +898,10 @@ check_refs(int64 tenant, MoveRequest *req, bool *from_internal)
 	bool		isnull[6];
 	Datum		col[6];
 	int			i;
-	int			rc = SPI_execute_plan(ledger_plan(PLAN_REFS), values, NULL, false, 1);
 
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading products and locations failed: %s", SPI_result_code_string(rc));
+	read_refs(PLAN_REFS, values, "the product or locations");
+	if (SPI_processed != 1)
+		elog(ERROR, "reading products and locations returned %llu rows", (unsigned long long) SPI_processed);
 	for (i = 0; i < 6; i++)
 		col[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull[i]);
 
@@ -1020,29 +1077,37 @@ refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, c
 }
 
 /*
- * level_add(current numeric, delta numeric, product_id bigint, location_id
- * bigint) returns numeric: a stock level plus a change, refused (22003, with
- * the product and location) when the sum would leave numeric(18,4), where
- * PostgreSQL would only say "numeric field overflow".  IMMUTABLE, STRICT,
- * PARALLEL SAFE.  Used by every writer of stock_levels.
+ * level_add(level numeric, delta numeric, counterpart numeric, product_id
+ * bigint, location_id bigint) returns numeric: a stock level (on_hand or
+ * reserved) plus a change, refused (22003, naming the product and location)
+ * when the sum, or available (on_hand - reserved, with counterpart the other
+ * of the two), would leave numeric(18,4), where PostgreSQL would only say
+ * "numeric field overflow".  IMMUTABLE, STRICT, PARALLEL SAFE.  Used by every
+ * writer of stock_levels.
  */
 Datum
 level_add(PG_FUNCTION_ARGS)
 {
 	Datum		sum = DirectFunctionCall2(numeric_add, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1));
+	Datum		gap = DirectFunctionCall2(numeric_sub, sum, PG_GETARG_DATUM(2));
 	Datum		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("100000000000000"),
 											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	bool		sum_out = DatumGetBool(DirectFunctionCall2(numeric_ge, DirectFunctionCall1(numeric_abs, sum), limit));
 
-	if (DatumGetBool(DirectFunctionCall2(numeric_ge, DirectFunctionCall1(numeric_abs, sum), limit)))
+	if (sum_out || DatumGetBool(DirectFunctionCall2(numeric_ge, DirectFunctionCall1(numeric_abs, gap), limit)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the stock level of product %lld at location %lld would be out of range",
-						(long long) PG_GETARG_INT64(2), (long long) PG_GETARG_INT64(3)),
+						(long long) PG_GETARG_INT64(3), (long long) PG_GETARG_INT64(4)),
+				 sum_out ?
 				 errdetail("%s and %s make %s; a stock level has at most 14 digits before the point.",
 						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(0))),
 						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(1))),
-						   DatumGetCString(DirectFunctionCall1(numeric_out, sum))),
-				 errhint("Check the quantity; the movement was not posted.")));
+						   DatumGetCString(DirectFunctionCall1(numeric_out, sum))) :
+				 errdetail("On hand and reserved would differ by %s; available, their difference, has at most 14 digits before the point.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out,
+															   DirectFunctionCall1(numeric_abs, gap)))),
+				 errhint("Check the quantity; nothing was posted.")));
 	return sum;
 }
 

@@ -96,11 +96,11 @@ reservation_plan(ReservationPlan which)
 		[RPLAN_RESERVED] = "INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, reserved)"
 		" VALUES ($1, $2, $3, $4)"
 		" ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE"
-		" SET reserved = easeinv.level_add(l.reserved, excluded.reserved, l.product_id, l.location_id), updated_at = pg_catalog.now()"
+		" SET reserved = easeinv.level_add(l.reserved, excluded.reserved, l.on_hand, l.product_id, l.location_id), updated_at = pg_catalog.now()"
 		" RETURNING l.on_hand OPERATOR(pg_catalog.-) l.reserved",
 		/* a decrement: the row exists, and an upsert's proposed row would fail reserved >= 0 */
 		[RPLAN_UNRESERVE] = "UPDATE easeinv.stock_levels AS l"
-		" SET reserved = easeinv.level_add(l.reserved, $4, l.product_id, l.location_id), updated_at = pg_catalog.now()"
+		" SET reserved = easeinv.level_add(l.reserved, $4, l.on_hand, l.product_id, l.location_id), updated_at = pg_catalog.now()"
 		" WHERE l.tenant_id OPERATOR(pg_catalog.=) $1 AND l.product_id OPERATOR(pg_catalog.=) $2"
 		" AND l.location_id OPERATOR(pg_catalog.=) $3"
 		" RETURNING l.on_hand OPERATOR(pg_catalog.-) l.reserved",

@@ -17,14 +17,19 @@
  *	  - the role is a superuser (only a superuser can CREATE EXTENSION
  *		easeinv, so only a superuser restores it);
  *	  - row_security is off, as pg_dump and pg_restore always set it;
- *	  - there is no tenant context (a restore loads every tenant's rows).
+ *	  - there is no tenant context (a restore loads every tenant's rows);
+ *	  - the table (the partition being loaded) held no row before the
+ *		statement: pg_restore loads each table once, into a new database,
+ *		so a COPY that adds lines to an issued invoice is judged as usual.
  * Such a statement can only insert rows: nothing that exists is changed,
  * and what the triggers refuse for updates and deletes stays refused.  The
  * tenant guard still requires every row to name its tenant, and refuses a
  * row whose tenant belongs in another partition (a dump made with another
- * easeinv.partitions; guard.c) with an error that says so.  After a restore,
- * easeinv.verify_stock() proves that the loaded levels agree with the loaded
- * ledger and reservations.
+ * easeinv.partitions; guard.c) with an error that says so.  What is loaded is
+ * only as good as the dump: after a restore, easeinv.verify_stock() proves
+ * that the loaded levels agree with the loaded ledger and reservations, and
+ * easeinv.verify_invoices() that the invoices agree with their lines,
+ * payments, credit notes and movements (post_restore() runs both).
  *
  * A plain pg_restore, serial or --single-transaction, loads the tables in
  * the order pg_dump gives them, which follows the foreign keys between the
@@ -35,7 +40,10 @@
  */
 #include "easeinv.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "executor/tuptable.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "fmgr.h"
@@ -50,38 +58,72 @@
 #include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(restoring);
 
+/* The answers of one statement: per transaction and command, per table loaded. */
+#define RESTORE_CACHE_SIZE	64
+
+typedef struct RestoreAnswer
+{
+	Oid			relid;
+	bool		restoring;
+} RestoreAnswer;
+
+static LocalTransactionId cache_lxid = InvalidLocalTransactionId;
+static CommandId cache_cid = InvalidCommandId;
+static int	cache_used = 0;
+static RestoreAnswer cache[RESTORE_CACHE_SIZE];
+
+static bool restoring_uncached(Portal portal, Oid relid);
+static bool empty_before_statement(Oid relid);
+
 /*
  * easeinv_restoring: whether the running statement is a restore loading
- * relid (see the file header).
+ * relid (see the file header).  Asked once per row; answered once per
+ * statement and table (a COPY into a partitioned table loads several).
  */
 bool
 easeinv_restoring(Oid relid)
 {
 	Portal		portal = ActivePortal;
-	PlannedStmt *pstmt;
-	CopyStmt   *copy;
-	Oid			target;
+	int			i;
 	bool		result;
 
-	/*
-	 * The answer for one table holds for the whole statement: cached per
-	 * transaction, command and table (a restore asks once per row).
-	 */
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static CommandId cached_cid = InvalidCommandId;
-	static Oid	cached_relid = InvalidOid;
-	static bool cached_result = false;
-
+	/* the cheap tests first: every write of an invoice line asks */
 	if (portal == NULL || portal->commandTag != CMDTAG_COPY || list_length(portal->stmts) != 1)
 		return false;
 	if (!superuser() || row_security)
 		return false;
-	if (cached_lxid == EASEINV_MY_LXID && cached_cid == GetCurrentCommandId(false) && cached_relid == relid)
-		return cached_result;
-	pstmt = linitial_node(PlannedStmt, portal->stmts);
+
+	if (cache_lxid != EASEINV_MY_LXID || cache_cid != GetCurrentCommandId(false))
+	{
+		cache_lxid = EASEINV_MY_LXID;
+		cache_cid = GetCurrentCommandId(false);
+		cache_used = 0;
+	}
+	for (i = 0; i < cache_used; i++)
+		if (cache[i].relid == relid)
+			return cache[i].restoring;
+
+	result = restoring_uncached(portal, relid);
+	if (cache_used == RESTORE_CACHE_SIZE)
+		cache_used = 0;
+	cache[cache_used].relid = relid;
+	cache[cache_used].restoring = result;
+	cache_used++;
+	return result;
+}
+
+/* restoring_uncached: the tests of the file header that need the catalog or the table */
+static bool
+restoring_uncached(Portal portal, Oid relid)
+{
+	PlannedStmt *pstmt = linitial_node(PlannedStmt, portal->stmts);
+	CopyStmt   *copy;
+	Oid			target;
+
 	if (pstmt->commandType != CMD_UTILITY || pstmt->utilityStmt == NULL ||
 		!IsA(pstmt->utilityStmt, CopyStmt))
 		return false;
@@ -89,16 +131,41 @@ easeinv_restoring(Oid relid)
 	if (!copy->is_from || copy->relation == NULL || copy->query != NULL)
 		return false;
 	target = RangeVarGetRelid(copy->relation, NoLock, true);
-	result = OidIsValid(target) &&
-		(target == relid ||
-		 (get_rel_relispartition(relid) && list_member_oid(get_partition_ancestors(relid), target))) &&
-		easeinv_resolve_tenant(TENANT_OPTIONAL) == 0;
+	if (!OidIsValid(target) ||
+		!(target == relid ||
+		  (get_rel_relispartition(relid) && list_member_oid(get_partition_ancestors(relid), target))))
+		return false;
+	/* reads easeinv.tenants */
+	if (easeinv_resolve_tenant(TENANT_OPTIONAL) != 0)
+		return false;
+	return empty_before_statement(relid);
+}
 
-	cached_lxid = EASEINV_MY_LXID;
-	cached_cid = GetCurrentCommandId(false);
-	cached_relid = relid;
-	cached_result = result;
-	return result;
+/*
+ * empty_before_statement: the table held no row before this statement began.
+ * pg_restore loads each table once, into a new database: a COPY into a table
+ * that already holds rows (lines added to an issued invoice, say) is no
+ * restore, and the triggers judge its rows.  The statement's snapshot does
+ * not see the rows the statement itself has inserted.
+ */
+static bool
+empty_before_statement(Oid relid)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	bool		empty;
+
+	if (!ActiveSnapshotSet())
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return empty;
 }
 
 /*

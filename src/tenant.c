@@ -69,6 +69,7 @@
 
 PG_FUNCTION_INFO_V1(current_tenant);
 PG_FUNCTION_INFO_V1(set_tenant);
+PG_FUNCTION_INFO_V1(current_tenant_if_any);
 
 /* JSON parser callbacks return an error code from PostgreSQL 16 on. */
 #if PG_VERSION_NUM >= 160000
@@ -758,6 +759,22 @@ Datum
 current_tenant(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(easeinv_resolve_tenant(TENANT_REQUIRED));
+}
+
+/*
+ * current_tenant_if_any() returns bigint: the tenant of this transaction, or
+ * NULL when there is no context (a context that is present but bad is still
+ * 42501).  For views that show nothing, rather than an error, without a
+ * context.  STABLE, PARALLEL SAFE.
+ */
+Datum
+current_tenant_if_any(PG_FUNCTION_ARGS)
+{
+	int64		tenant = easeinv_resolve_tenant(TENANT_OPTIONAL);
+
+	if (tenant == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(tenant);
 }
 
 /*

@@ -110,6 +110,16 @@ SELECT g.tenant_id, g.product_id, g.location_id, 'below_zero', g.on_hand, 0::num
   JOIN easeinv.tenants t ON t.id = g.tenant_id
  WHERE g.on_hand < 0 AND c.kind IN ('warehouse', 'store', 'bin')
    AND NOT COALESCE((t.settings ->> 'allow_negative_stock')::boolean, false)
+UNION ALL
+-- stock of a product or at a location that does not exist (deleted with the foreign keys off:
+-- session_replication_role = replica skips them, the history guards below do not)
+SELECT g.tenant_id, g.product_id, g.location_id,
+       CASE WHEN NOT EXISTS (SELECT 1 FROM easeinv.products p WHERE p.tenant_id = g.tenant_id AND p.id = g.product_id)
+            THEN 'unknown_product' ELSE 'unknown_location' END,
+       g.on_hand, NULL::numeric, NULL::numeric
+  FROM easeinv.ledger_balances() g
+ WHERE NOT EXISTS (SELECT 1 FROM easeinv.products p WHERE p.tenant_id = g.tenant_id AND p.id = g.product_id)
+    OR NOT EXISTS (SELECT 1 FROM easeinv.locations c WHERE c.tenant_id = g.tenant_id AND c.id = g.location_id)
  ORDER BY 1, 2, 3, 4
 $fn$;
 
@@ -141,9 +151,39 @@ BEGIN
 END
 $fn$;
 
+-- A location or product with history is never deleted: the levels' foreign keys say so in
+-- normal operation, but PostgreSQL skips foreign keys in replica mode, where a delete and an
+-- insert under the same id would change a location's class after all.  Soft-delete instead.
+CREATE FUNCTION easeinv.history_delete_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF TG_TABLE_NAME LIKE 'locations%' THEN
+        IF easeinv.location_history_exists(OLD.tenant_id, OLD.id) THEN
+            RAISE EXCEPTION 'location "%" has stock history: it cannot be deleted', OLD.code
+                USING ERRCODE = '23503',
+                      HINT = 'Set deleted_at to retire it; its movements keep referring to it.';
+        END IF;
+    ELSIF easeinv.product_history_exists(OLD.tenant_id, OLD.id) THEN
+        RAISE EXCEPTION 'product "%" has stock history: it cannot be deleted', OLD.sku
+            USING ERRCODE = '23503',
+                  HINT = 'Set deleted_at to retire it; its movements and invoices keep referring to it.';
+    END IF;
+    RETURN OLD;
+END
+$fn$;
+COMMENT ON FUNCTION easeinv.history_delete_guard() IS
+    'trigger on locations and products: one with stock history is soft-deleted, never deleted';
+CREATE TRIGGER easeinv_locations_with_history BEFORE DELETE ON easeinv.locations
+    FOR EACH ROW EXECUTE FUNCTION easeinv.history_delete_guard();
+CREATE TRIGGER easeinv_products_with_history BEFORE DELETE ON easeinv.products
+    FOR EACH ROW EXECUTE FUNCTION easeinv.history_delete_guard();
+
 -- the guards fire as whoever updates the row; the history functions hold the tenant's movement
 -- gate, so only the roles that write stock may call them
-REVOKE ALL ON FUNCTION easeinv.location_kind_guard(), easeinv.product_track_stock_guard() FROM PUBLIC;
+REVOKE ALL ON FUNCTION easeinv.location_kind_guard(), easeinv.product_track_stock_guard(),
+                       easeinv.history_delete_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION easeinv.location_history_exists(bigint, bigint),
                        easeinv.product_history_exists(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION easeinv.location_history_exists(bigint, bigint),

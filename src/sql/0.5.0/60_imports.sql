@@ -14,9 +14,18 @@ CREATE FUNCTION easeinv.import_text(value text) RETURNS text
 COMMENT ON FUNCTION easeinv.import_text(text) IS
     'the text when valid in the database encoding; else a copy showing each invalid byte as U+FFFD (? in other encodings)';
 
+CREATE FUNCTION easeinv.current_tenant_if_any() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'current_tenant_if_any'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION easeinv.current_tenant_if_any() IS
+    'tenant of the current transaction, or NULL without a context (42501 for a bad one)';
+
 -- import_progress shows an application role the running imports of its own tenant only (the
 -- same database role often serves every tenant); a role that bypasses row level security sees
--- all.  begin_import holds, for its transaction, a share lock on an advisory tag of easeinv's own
+-- all (PostgreSQL shows a role the progress and query text of other roles' sessions only when it
+-- has the privileges of pg_read_all_stats: GRANT pg_read_all_stats TO easeinv_admin to let the
+-- maintenance role see every import).
+-- Without a tenant context the application sees no rows.  begin_import holds, for its transaction, a share lock on an advisory tag of easeinv's own
 -- (objsubid 17737, which pg_advisory_lock never uses) whose keys are the tenant id's two halves.
 CREATE OR REPLACE VIEW easeinv.import_progress WITH (security_invoker = true) AS
 SELECT p.pid, substring(a.query from '(?i)^\s*copy\s+(?:pg_temp\.)?(import_[a-z_]+)') AS staging_table,
@@ -38,6 +47,6 @@ SELECT p.pid, substring(a.query from '(?i)^\s*copy\s+(?:pg_temp\.)?(import_[a-z_
    AND CASE WHEN (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r
                    WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
             THEN true
-            ELSE t.tenant_id OPERATOR(pg_catalog.=) (SELECT easeinv.current_tenant()) END;
+            ELSE t.tenant_id OPERATOR(pg_catalog.=) (SELECT easeinv.current_tenant_if_any()) END;
 COMMENT ON VIEW easeinv.import_progress IS
     'running imports of the current tenant (every tenant''s for the maintenance role): rows and bytes copied so far';

@@ -4,9 +4,10 @@
 -- a sum that would leave numeric(18,4) naming the product and location (PostgreSQL alone says
 -- "numeric field overflow", and a level that cannot grow would fail every later movement there).
 -------------------------------------------------------------------------------------------------
-CREATE FUNCTION easeinv.level_add(level numeric, delta numeric, product_id bigint, location_id bigint)
+CREATE FUNCTION easeinv.level_add(level numeric, delta numeric, counterpart numeric,
+                                  product_id bigint, location_id bigint)
 RETURNS numeric
     AS 'MODULE_PATHNAME', 'level_add'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION easeinv.level_add(numeric, numeric, bigint, bigint) IS
-    'a stock level plus a change; 22003 naming the product and location when it would leave numeric(18,4)';
+COMMENT ON FUNCTION easeinv.level_add(numeric, numeric, numeric, bigint, bigint) IS
+    'a stock level (on_hand or reserved) plus a change; 22003 naming the product and location when it or available (against counterpart, the other level) would leave numeric(18,4)';

@@ -94,3 +94,40 @@ SELECT objects = :objects AS same_objects, fingerprint = :'upgraded' AS same_fin
 DROP DATABASE easeinv_upgraded;
 DROP DATABASE easeinv_fresh;
 DROP ROLE regress_upgrade_app;
+
+-- Between installing a new library and ALTER EXTENSION UPDATE the library runs against the
+-- previous version's SQL: movements, reservations and imports keep working (src/ledger.c,
+-- version skew), and after the update the new rules hold.
+CREATE DATABASE easeinv_skew;
+\c easeinv_skew
+\set SHOW_CONTEXT never
+SET easeinv.partitions = 4;
+CREATE EXTENSION easeinv VERSION '0.4.0';
+SELECT (easeinv.create_tenant('skew-co', 'Skew Co', '27')).id AS tenant;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+INSERT INTO easeinv.locations (code, name, kind) VALUES ('SUP', 'Supplier', 'supplier'), ('WH', 'Warehouse', 'warehouse');
+INSERT INTO easeinv.products (sku, name) VALUES ('P1', 'Product one');
+SELECT qty, replayed FROM easeinv.move_stock('on-0.4.0-sql', 1, 1, 2, 5);
+SELECT qty FROM easeinv.reserve_stock('res-on-0.4.0-sql', 1, 2, 2);
+SELECT easeinv.begin_import('movements') IS NOT NULL AS begun;
+COPY import_movements FROM STDIN (FORMAT csv, HEADER);
+idempotency_key,sku,from_location,to_location,qty,unit_cost,reason,reference_type,reference_id,occurred_at
+imp-on-0.4.0-sql,P1,SUP,WH,1,,,,,
+\.
+SET LOCAL client_min_messages = warning;
+SELECT applied FROM easeinv.apply_import('movements');
+COMMIT;
+ALTER EXTENSION easeinv UPDATE;
+\c easeinv_skew
+\set SHOW_CONTEXT never
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT qty, replayed FROM easeinv.move_stock('on-0.5.0-sql', 1, 1, 2, 5);
+UPDATE easeinv.locations SET kind = 'customer' WHERE id = 2;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT count(*) AS drift FROM easeinv.verify_stock();
+SELECT count(*) AS problems FROM easeinv.audit_tenancy();
+\c :regress_db
+DROP DATABASE easeinv_skew;

@@ -386,6 +386,41 @@ SELECT qty FROM easeinv.reserve_stock('deep-r', :nw, :nwh, 99999999999999);
 ROLLBACK;
 RESET ROLE;
 
+-------------------------------------------------------------------------------------------------
+-- 2b. identity_and_whole_tables_kept: ids, TRUNCATE and DETACH do not get around the rules
+-------------------------------------------------------------------------------------------------
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE easeinv.locations SET id = 777001 WHERE tenant_id = :t AND id = :wh;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+UPDATE easeinv.products SET id = 888001 WHERE tenant_id = :t AND id = :widget;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- another BEFORE trigger that changes kind behind the statement's back is judged too
+CREATE FUNCTION hard_flip() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.kind := 'supplier'; RETURN NEW; END $$;
+CREATE TRIGGER a_flip BEFORE UPDATE ON easeinv.locations FOR EACH ROW EXECUTE FUNCTION hard_flip();
+UPDATE easeinv.locations SET name = 'renamed' WHERE tenant_id = :t AND id = :wh;
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER a_flip ON easeinv.locations;
+DROP FUNCTION hard_flip();
+TRUNCATE easeinv.stock_movements;
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE easeinv.payments;
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE easeinv.invoice_lines;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE easeinv.products DETACH PARTITION easeinv.products_p000;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS product_partitions FROM pg_inherits WHERE inhparent = 'easeinv.products'::regclass;
+-- a COPY from a program or with WHERE is never taken for a restore
+SET row_security = off;
+COPY easeinv.invoice_lines (tenant_id, invoice_id, line_no, description, qty, unit_price, gst_rate, line_total)
+  FROM PROGRAM 'printf "2\t900\t1\tforged\t1\t1000\t18\t1\n"';
+\echo :LAST_ERROR_SQLSTATE
+RESET row_security;
+
 -- clean up what is cluster-wide
 DROP TABLE hard_notes, hard_notes_p001;
 REVOKE easeinv_app FROM regress_hard_web;

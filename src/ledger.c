@@ -53,6 +53,9 @@
 #include "utils/numeric.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "parser/parse_func.h"
+#include "nodes/value.h"
+#include "nodes/pg_list.h"
 #include "utils/snapmgr.h"
 #include "storage/lock.h"
 
@@ -183,11 +186,68 @@ ledger_plan(LedgerPlan which)
 	return plans[which];
 }
 
+/*
+ * Version skew.  Between installing a new library and ALTER EXTENSION easeinv
+ * UPDATE, the library runs against the previous version's SQL objects.  The
+ * statements of this library that call a function of the 0.5.0 script
+ * (level_add) are rewritten, while it is missing, to what 0.4.0 did; the
+ * imports' text check (import_text) is left out likewise (imports.c).  So an
+ * upgrade never stops movements for the time between the two steps.  Asked
+ * when a statement is prepared: plans kept before the update keep their form
+ * until the backend ends.
+ */
+bool
+easeinv_sql_050(void)
+{
+	static bool installed = false;
+	Oid			args[5] = {NUMERICOID, NUMERICOID, NUMERICOID, INT8OID, INT8OID};
+
+	if (!installed)
+		installed = OidIsValid(LookupFuncName(list_make2(makeString(EASEINV_SCHEMA), makeString("level_add")),
+											  5, args, true));
+	return installed;
+}
+
+/*
+ * sql_for_installed: the statement as the installed SQL objects can run it:
+ * without 0.5.0's script, easeinv.level_add(a, b, c, p, l) becomes (a + b).
+ */
+char *
+sql_for_installed(const char *sql)
+{
+	StringInfoData out;
+	const char *p = sql;
+	const char *call;
+
+	if (easeinv_sql_050() || strstr(sql, "easeinv.level_add(") == NULL)
+		return pstrdup(sql);
+	initStringInfo(&out);
+	while ((call = strstr(p, "easeinv.level_add(")) != NULL)
+	{
+		const char *a = call + strlen("easeinv.level_add(");
+		const char *comma1 = strchr(a, ',');
+		const char *comma2 = comma1 ? strchr(comma1 + 1, ',') : NULL;
+		const char *close = comma2 ? strchr(comma2, ')') : NULL;
+
+		if (close == NULL)
+			elog(ERROR, "cannot rewrite easeinv.level_add in \"%s\"", sql);
+		appendBinaryStringInfo(&out, p, call - p);
+		appendStringInfoString(&out, "(");
+		appendBinaryStringInfo(&out, a, comma1 - a);
+		appendStringInfoString(&out, " OPERATOR(pg_catalog.+) ");
+		appendBinaryStringInfo(&out, comma1 + 1, comma2 - comma1 - 1);
+		appendStringInfoString(&out, ")");
+		p = close + 1;
+	}
+	appendStringInfoString(&out, p);
+	return out.data;
+}
+
 /* prepare_kept: an SPI plan prepared once and kept for the life of the backend. */
 SPIPlanPtr
 prepare_kept(const char *sql, int nargs, Oid *types)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	SPIPlanPtr	plan = SPI_prepare(sql_for_installed(sql), nargs, types);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
@@ -1072,7 +1132,8 @@ refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, c
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("%s are append-only: %s is not allowed", what,
-					TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" : "DELETE"),
+					TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" :
+					TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) ? "TRUNCATE" : "DELETE"),
 			 errhint("%s", hint)));
 }
 

@@ -43,6 +43,10 @@ extern bool check_location(int64 tenant, int64 location, const char *role);
 /* inside SPI: the tenant's ledger has a movement with this key (and its quantity) */
 extern bool movement_by_key(int64 tenant, text *key, Datum *qty);
 
+/* the installed SQL has 0.5.0's objects; a statement rewritten for what is installed (ledger.c) */
+extern bool easeinv_sql_050(void);
+extern char *sql_for_installed(const char *sql);
+
 /* an SPI plan prepared once and kept for the life of the backend */
 extern SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types);
 

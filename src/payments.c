@@ -464,8 +464,10 @@ append_only(PG_FUNCTION_ARGS)
 	/* the trigger's argument names the table (a partition's own name would confuse) */
 	TriggerData *td = CALLED_AS_TRIGGER(fcinfo) ? (TriggerData *) fcinfo->context : NULL;
 
+	/* a second argument, where given, is the hint (the TRUNCATE guards of other tables) */
 	refuse_change(fcinfo, "append_only",
 				  td && td->tg_trigger->tgnargs > 0 ? td->tg_trigger->tgargs[0] : "rows of this table",
+				  td && td->tg_trigger->tgnargs > 1 ? td->tg_trigger->tgargs[1] :
 				  "Correct a payment with easeinv.refund_payment().");
 	PG_RETURN_NULL();
 }

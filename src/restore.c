@@ -11,8 +11,8 @@
  * them through exactly as they were dumped.
  *
  * A statement is a restore when all of these hold, and only then:
- *	  - it is a top-level COPY ... FROM into this table or a table whose
- *		partition this is (the portal that is running is that COPY: a COPY
+ *	  - it is a top-level COPY ... FROM STDIN or a file (not a program, no
+ *		WHERE) into this table or a table whose partition this is (the portal that is running is that COPY: a COPY
  *		run inside a function, or any other statement, is not a restore);
  *	  - the role is a superuser (only a superuser can CREATE EXTENSION
  *		easeinv, so only a superuser restores it);
@@ -130,7 +130,9 @@ restoring_uncached(Portal portal, Oid relid)
 		!IsA(pstmt->utilityStmt, CopyStmt))
 		return false;
 	copy = (CopyStmt *) pstmt->utilityStmt;
-	if (!copy->is_from || copy->relation == NULL || copy->query != NULL)
+	/* pg_restore copies whole tables from its connection, never from a program or with WHERE */
+	if (!copy->is_from || copy->relation == NULL || copy->query != NULL ||
+		copy->is_program || copy->whereClause != NULL)
 		return false;
 	target = RangeVarGetRelid(copy->relation, NoLock, true);
 	if (!OidIsValid(target) ||

@@ -194,6 +194,21 @@ BEGIN
     IF easeinv.protecting() THEN
         RETURN;
     END IF;
+    -- the extension's own partitioned tables keep every partition: a detached partition would
+    -- lose its guards (clones go with the parent) and leave the rules behind
+    IF EXISTS (SELECT 1
+                 FROM pg_event_trigger_ddl_commands() c
+                 JOIN pg_class k ON k.oid = c.objid
+                WHERE c.classid = 'pg_class'::regclass AND c.object_type = 'table'
+                  AND c.command_tag = 'ALTER TABLE'
+                  AND k.relnamespace = 'easeinv'::regnamespace AND k.relkind = 'p'
+                  AND (SELECT count(*) FROM pg_inherits i WHERE i.inhparent = k.oid)
+                      < easeinv.partition_count()) THEN
+        RAISE EXCEPTION 'partitions of easeinv''s tables cannot be detached'
+            USING ERRCODE = '55000',
+                  DETAIL = 'A detached partition keeps the rows but loses the triggers that guard them.',
+                  HINT = 'Leave the extension''s partitions attached; DROP EXTENSION removes an installation.';
+    END IF;
     FOR root IN
         SELECT DISTINCT pg_partition_root(c.objid)
           FROM pg_event_trigger_ddl_commands() c

@@ -35,6 +35,11 @@ DECLARE
     was_internal boolean := OLD.kind IN ('warehouse', 'store', 'bin');
     is_internal  boolean := NEW.kind IN ('warehouse', 'store', 'bin');
 BEGIN
+    -- its movements and levels name it by id (in replica mode without their foreign keys)
+    IF NEW.id IS DISTINCT FROM OLD.id THEN
+        RAISE EXCEPTION 'the id of location "%" cannot change', OLD.code
+            USING ERRCODE = '55000', HINT = 'Ids are the identity of a location; create another location instead.';
+    END IF;
     IF NEW.kind IS NOT DISTINCT FROM OLD.kind OR was_internal = is_internal THEN
         RETURN NEW;
     END IF;
@@ -52,7 +57,10 @@ END
 $fn$;
 COMMENT ON FUNCTION easeinv.location_kind_guard() IS
     'trigger on locations: a location with stock history stays internal or virtual';
-CREATE TRIGGER easeinv_locations_kind_guard BEFORE UPDATE OF kind ON easeinv.locations
+-- every UPDATE, not UPDATE OF kind: another BEFORE trigger may change kind without the statement
+-- naming it; named to fire after the other BEFORE triggers (they fire in name order), so that
+-- it judges the row that will be stored
+CREATE TRIGGER zz_easeinv_locations_rules BEFORE UPDATE ON easeinv.locations
     FOR EACH ROW EXECUTE FUNCTION easeinv.location_kind_guard();
 
 CREATE FUNCTION easeinv.product_track_stock_guard() RETURNS trigger
@@ -60,6 +68,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    IF NEW.id IS DISTINCT FROM OLD.id THEN
+        RAISE EXCEPTION 'the id of product "%" cannot change', OLD.sku
+            USING ERRCODE = '55000', HINT = 'Ids are the identity of a product; create another product instead.';
+    END IF;
     IF NEW.track_stock IS NOT DISTINCT FROM OLD.track_stock THEN
         RETURN NEW;
     END IF;
@@ -76,7 +88,7 @@ END
 $fn$;
 COMMENT ON FUNCTION easeinv.product_track_stock_guard() IS
     'trigger on products: a product with stock history or issued invoice lines keeps track_stock';
-CREATE TRIGGER easeinv_products_track_stock_guard BEFORE UPDATE OF track_stock ON easeinv.products
+CREATE TRIGGER zz_easeinv_products_rules BEFORE UPDATE ON easeinv.products
     FOR EACH ROW EXECUTE FUNCTION easeinv.product_track_stock_guard();
 
 CREATE OR REPLACE FUNCTION easeinv.verify_stock()
@@ -188,3 +200,30 @@ REVOKE ALL ON FUNCTION easeinv.location_history_exists(bigint, bigint),
                        easeinv.product_history_exists(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION easeinv.location_history_exists(bigint, bigint),
                           easeinv.product_history_exists(bigint, bigint) TO easeinv_app, easeinv_admin;
+
+-- TRUNCATE is refused for everyone, superusers included, on what is append-only or frozen: the
+-- ledger, the payments, the invoices and their lines (the tenant guard's TRUNCATE trigger lets
+-- the maintenance role and superusers through on other tenant tables).  To remove an
+-- installation, DROP EXTENSION.
+-- TRUNCATE triggers are not cloned onto partitions: each table of the tree gets its own.
+DO $truncate$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN
+        SELECT p.relid::regclass AS rel, x.fn
+          FROM (VALUES ('easeinv.stock_movements'::regclass, 'easeinv.ledger_guard()'),
+                       ('easeinv.payments'::regclass, 'easeinv.append_only(''payments'')'),
+                       ('easeinv.invoices'::regclass,
+                        'easeinv.append_only(''invoices (an issued invoice keeps its number for ever)'', '
+                        '''Cancel an invoice with easeinv.cancel_invoice(), or issue a credit note.'')'),
+                       ('easeinv.invoice_lines'::regclass,
+                        'easeinv.append_only(''invoice lines (an issued invoice never changes)'', '
+                        '''Cancel an invoice with easeinv.cancel_invoice(), or issue a credit note.'')')) x (root, fn)
+         CROSS JOIN LATERAL pg_catalog.pg_partition_tree(x.root) p
+    LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER easeinv_no_truncate BEFORE TRUNCATE ON %s '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION %s', t.rel, t.fn);
+    END LOOP;
+END
+$truncate$;

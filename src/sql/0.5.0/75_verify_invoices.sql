@@ -10,8 +10,11 @@
 --   paid:      amount_paid is its payments less its refunds
 --   credited:  amount_credited is the grand totals of its issued credit notes
 --   status:    the status follows paid + credited against the grand total; balance_due >= 0
+--   line:      each line's amounts are what easeinv.gst_line computes from its inputs
+--   orphan:    every line belongs to an invoice, every line's product exists
 --   stock:     every stocked line of an issued invoice or credit note has its movement, of its
---              quantity, under the key easeinv:invoice:<id>:line:<n>
+--              product and quantity, under the key easeinv:invoice:<id>:line:<n>; every movement
+--              under such a key belongs to an existing invoice's line
 -------------------------------------------------------------------------------------------------
 CREATE FUNCTION easeinv.verify_invoices()
 RETURNS TABLE (tenant_id bigint, invoice_id bigint, number text, problem text, detail text)
@@ -75,6 +78,36 @@ problems AS (
                                  ELSE 'paid' END)
         OR (v.kind = 'credit_note' AND v.status NOT IN ('draft', 'issued', 'cancelled'))
     UNION ALL
+    SELECT v.tenant_id, v.id, v.number, 'line',
+           format('line %s: gross %s, discount %s, taxable %s, CGST %s, SGST %s, IGST %s, cess %s, total %s; '
+                  'its inputs make %s, %s, %s, %s, %s, %s, %s, %s', l.line_no,
+                  l.gross, l.discount, l.taxable_value, l.cgst, l.sgst, l.igst, l.cess, l.line_total,
+                  g.gross, g.discount, g.taxable_value, g.cgst, g.sgst, g.igst, g.cess, g.line_total)
+      FROM easeinv.invoices v
+      JOIN easeinv.invoice_lines l ON l.tenant_id = v.tenant_id AND l.invoice_id = v.id
+     CROSS JOIN LATERAL easeinv.gst_line(l.qty, l.unit_price, l.gst_rate, v.intra_state,
+                                         l.discount_percent, l.discount_amount, l.cess_rate) g
+     WHERE (l.gross, l.discount, l.taxable_value, l.cgst, l.sgst, l.igst, l.cess, l.line_total)
+           IS DISTINCT FROM (g.gross, g.discount, g.taxable_value, g.cgst, g.sgst, g.igst, g.cess, g.line_total)
+    UNION ALL
+    SELECT l.tenant_id, l.invoice_id, NULL, 'orphan', format('line %s of an invoice that does not exist', l.line_no)
+      FROM easeinv.invoice_lines l
+     WHERE NOT EXISTS (SELECT 1 FROM easeinv.invoices v WHERE v.tenant_id = l.tenant_id AND v.id = l.invoice_id)
+    UNION ALL
+    SELECT v.tenant_id, v.id, v.number, 'orphan', format('line %s names product %s, which does not exist', l.line_no, l.product_id)
+      FROM easeinv.invoices v
+      JOIN easeinv.invoice_lines l ON l.tenant_id = v.tenant_id AND l.invoice_id = v.id
+     WHERE l.product_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM easeinv.products p WHERE p.tenant_id = l.tenant_id AND p.id = l.product_id)
+    UNION ALL
+    SELECT m.tenant_id, NULL::bigint, NULL, 'stock',
+           format('movement %s (%s) names no line of an existing invoice', m.id, m.idempotency_key)
+      FROM easeinv.stock_movements m
+     WHERE m.idempotency_key LIKE 'easeinv:invoice:%'
+       AND NOT EXISTS (SELECT 1 FROM easeinv.invoice_lines l
+                        WHERE l.tenant_id = m.tenant_id
+                          AND m.idempotency_key = 'easeinv:invoice:' || l.invoice_id || ':line:' || l.line_no)
+    UNION ALL
     SELECT v.tenant_id, v.id, v.number, 'stock',
            format('line %s (product %s, qty %s) has %s', l.line_no, l.product_id, l.qty,
                   CASE WHEN m.id IS NULL THEN 'no movement' ELSE format('movement %s of qty %s', m.id, m.qty) END)
@@ -84,9 +117,9 @@ problems AS (
       LEFT JOIN easeinv.stock_movements m
              ON m.tenant_id = l.tenant_id
             AND m.idempotency_key = 'easeinv:invoice:' || v.id || ':line:' || l.line_no
-     WHERE v.status <> 'draft' AND (m.id IS NULL OR m.qty <> l.qty)
+     WHERE v.status <> 'draft' AND (m.id IS NULL OR m.qty <> l.qty OR m.product_id <> l.product_id)
 )
-SELECT * FROM problems ORDER BY 1, 2, 4
+SELECT * FROM problems ORDER BY 1, 2 NULLS FIRST, 4, 5
 $fn$;
 COMMENT ON FUNCTION easeinv.verify_invoices() IS
     'each inconsistency of the stored invoices (header vs lines, paid, credited, status, posted stock); no rows means none';

@@ -1149,11 +1149,20 @@ refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, c
 Datum
 level_add(PG_FUNCTION_ARGS)
 {
+	static Datum limit = (Datum) 0;	/* 10^14, parsed once per backend */
 	Datum		sum = DirectFunctionCall2(numeric_add, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1));
 	Datum		gap = DirectFunctionCall2(numeric_sub, sum, PG_GETARG_DATUM(2));
-	Datum		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("100000000000000"),
-											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	bool		sum_out = DatumGetBool(DirectFunctionCall2(numeric_ge, DirectFunctionCall1(numeric_abs, sum), limit));
+	bool		sum_out;
+
+	if (limit == (Datum) 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("100000000000000"),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		MemoryContextSwitchTo(old);
+	}
+	sum_out = DatumGetBool(DirectFunctionCall2(numeric_ge, DirectFunctionCall1(numeric_abs, sum), limit));
 
 	if (sum_out || DatumGetBool(DirectFunctionCall2(numeric_ge, DirectFunctionCall1(numeric_abs, gap), limit)))
 		ereport(ERROR,

@@ -3,10 +3,21 @@
  *	  Declarations shared by the easeinv modules.
  *
  * Module map:
- *	  easeinv.c   library entry point and GUC definitions
- *	  tenant.c    tenant context: resolution, caching, set_tenant/current_tenant
- *	  guard.c     the tenant guard trigger attached to every tenant table
- *	  gstin.c     GSTIN validation (format and check digit)
+ *	  easeinv.c        library entry point and GUC definitions
+ *	  tenant.c         tenant context: resolution, caching, set_tenant/current_tenant,
+ *	                   the decision handed to parallel workers
+ *	  guard.c          the tenant guard trigger attached to every tenant table
+ *	                   (tenant stamping, text encoding, restored rows' partitions)
+ *	  protect.c        enable_tenancy's wrapper and the partition event trigger's state
+ *	  restore.c        recognising pg_restore's COPY
+ *	  gstin.c          GSTIN validation (format and check digit)
+ *	  ledger.c         the stock ledger, the movement gate, shared helpers (ledger.h)
+ *	  reservations.c   reserve, release, consume
+ *	  gst.c            GST line arithmetic (gst.h)
+ *	  invoice.c        invoice numbers and the invoice triggers (invoice.h)
+ *	  invoice_issue.c  issue and cancel
+ *	  payments.c       payments, refunds, the append-only trigger
+ *	  imports.c        bulk imports
  *-------------------------------------------------------------------------
  */
 #ifndef EASEINV_H

@@ -34,7 +34,7 @@ SELECT polrelid::regclass, polname, polpermissive, polcmd,
        pg_get_expr(polqual, polrelid) AS using, pg_get_expr(polwithcheck, polrelid) AS with_check
   FROM pg_policy WHERE polrelid = 'notes'::regclass ORDER BY polname;
 SELECT tgrelid::regclass, tgname, tgparentid <> 0 AS cloned FROM pg_trigger
- WHERE tgrelid::regclass::text LIKE 'notes%' ORDER BY 1::text, 2;
+ WHERE tgrelid::regclass::text LIKE 'notes%' ORDER BY tgrelid::regclass::text, 2;
 
 -- a plain (unpartitioned) table works the same way
 CREATE TABLE customers_app (

@@ -421,6 +421,54 @@ COPY easeinv.invoice_lines (tenant_id, invoice_id, line_no, description, qty, un
 \echo :LAST_ERROR_SQLSTATE
 RESET row_security;
 
+-------------------------------------------------------------------------------------------------
+-- new_functions_refuse_clearly: each function 0.5.0 adds, its answers and its refusals
+-------------------------------------------------------------------------------------------------
+-- restoring(): false outside pg_restore's COPY, and for NULL
+SELECT easeinv.restoring('easeinv.invoices') AS in_select, easeinv.restoring(NULL) AS for_null;
+-- current_tenant_if_any(): NULL without a context, the tenant with one, 42501 for a bad one
+SELECT easeinv.current_tenant_if_any() IS NULL AS no_context;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT easeinv.current_tenant_if_any() = :t AS with_context;
+ROLLBACK;
+BEGIN;
+SET LOCAL easeinv.tenant_id = 'abc';
+SELECT easeinv.current_tenant_if_any();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- the history functions: the context's tenant only, no NULLs
+SET ROLE regress_hard_web;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT easeinv.location_history_exists(:t, :wh) AS wh_used, easeinv.location_history_exists(:t, :unused) AS new_used,
+       easeinv.product_history_exists(:t, :widget) AS widget_used, easeinv.product_history_exists(:t, :fresh) AS fresh_used;
+SAVEPOINT s;
+SELECT easeinv.location_history_exists(:t2, 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.product_history_exists(:t, NULL);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT easeinv.location_history_exists(:t, :wh);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+-- level_add(): the sum, or 22003 beyond numeric(18,4); STRICT
+SELECT easeinv.level_add(10, -3, 2, 1, 1) AS seven, easeinv.level_add(NULL, 1, 0, 1, 1) IS NULL AS strict;
+SELECT easeinv.level_add(99999999999999, 1, 0, 1, 1);
+\echo :LAST_ERROR_SQLSTATE
+-- leaf_foreign_key(): only between tables partitioned alike
+CREATE TABLE hard_a (tenant_id bigint NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id)) PARTITION BY HASH (tenant_id);
+CREATE TABLE hard_b (tenant_id bigint NOT NULL, a_id bigint NOT NULL) PARTITION BY HASH (tenant_id);
+SELECT easeinv.create_tenant_partitions('hard_a', 2), easeinv.create_tenant_partitions('hard_b', 3);
+SELECT easeinv.leaf_foreign_key('hard_b', 'tenant_id, a_id', 'hard_a', 'tenant_id, id', 'a');
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE regress_hard_web;
+SELECT easeinv.leaf_foreign_key('hard_b', 'tenant_id, a_id', 'hard_a', 'tenant_id, id', 'a');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP TABLE hard_a, hard_b;
+
 -- clean up what is cluster-wide
 DROP TABLE hard_notes, hard_notes_p001;
 REVOKE easeinv_app FROM regress_hard_web;

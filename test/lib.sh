@@ -3,7 +3,7 @@
 # commands as an unprivileged user, since initdb refuses to run as root.
 
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/$PG_MAJOR/bin}
 export PG_CONFIG=${PG_CONFIG:-$PG_BINDIR/pg_config}
 EASEINV_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron
   pgbouncer libipc-run-perl make gcc libc6-dev"

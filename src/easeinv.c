@@ -57,7 +57,7 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
-	easeinv_tenant_init();
+	tenant_init();
 
 	MarkGUCPrefixReserved("easeinv");
 }

@@ -25,16 +25,7 @@
 
 #include "postgres.h"
 
-/* Version shims: keep every PG_VERSION_NUM test in one place. */
-#if PG_VERSION_NUM < 150000
-#error "easeinv requires PostgreSQL 15 or later"
-#endif
-
-#if PG_VERSION_NUM >= 170000
-#define EASEINV_MY_LXID		(MyProc->vxid.lxid)
-#else
-#define EASEINV_MY_LXID		(MyProc->lxid)
-#endif
+#include "compat.h"
 
 /* GUC variables (easeinv.c) */
 extern char *easeinv_tenant_guc;		/* easeinv.tenant_id */
@@ -53,9 +44,9 @@ typedef enum TenantLookup
 	TENANT_OPTIONAL				/* return 0 when there is no context */
 } TenantLookup;
 
-extern int64 easeinv_resolve_tenant(TenantLookup mode);
-extern bool easeinv_role_bypasses_rls(void);
-extern void easeinv_tenant_init(void);
+extern int64 tenant_resolve(TenantLookup mode);
+extern bool tenant_role_bypasses_rls(void);
+extern void tenant_init(void);
 
 /*
  * objsubids of the advisory lock tags that are easeinv's own (pg_advisory_lock
@@ -65,9 +56,9 @@ extern void easeinv_tenant_init(void);
 #define EASEINV_LOCK_MOVEMENTS	17738	/* the tenant's movement gate (ledger.c) */
 
 /* restore.c: the running statement is pg_restore's COPY into this table */
-extern bool easeinv_restoring(Oid relid);
+extern bool restore_in_progress(Oid relid);
 
 /* gstin.c */
-extern bool easeinv_gstin_is_valid(const char *gstin, int len, const char **why);
+extern bool gstin_check(const char *gstin, int len, const char **why);
 
 #endif							/* EASEINV_H */

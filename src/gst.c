@@ -19,6 +19,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
+#include "legacy.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 #include "gst.h"
 
 #include "fmgr.h"

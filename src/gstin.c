@@ -37,7 +37,7 @@ gstin_value(char c)
  * false with *why set to a sentence saying what is wrong.
  */
 bool
-easeinv_gstin_is_valid(const char *g, int len, const char **why)
+gstin_check(const char *g, int len, const char **why)
 {
 	int			state;
 	int			sum = 0;
@@ -103,7 +103,7 @@ gstin_is_valid(PG_FUNCTION_ARGS)
 	text	   *t = PG_GETARG_TEXT_PP(0);
 	const char *why;
 
-	PG_RETURN_BOOL(easeinv_gstin_is_valid(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &why));
+	PG_RETURN_BOOL(gstin_check(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &why));
 }
 
 /* gstin_error(text) returns text: why the GSTIN is invalid, or NULL when valid. */
@@ -113,7 +113,7 @@ gstin_error(PG_FUNCTION_ARGS)
 	text	   *t = PG_GETARG_TEXT_PP(0);
 	const char *why;
 
-	if (easeinv_gstin_is_valid(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &why))
+	if (gstin_check(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &why))
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(why));
 }

@@ -26,6 +26,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
+#include "legacy.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -423,7 +431,7 @@ tenant_guard(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
-		if (!easeinv_role_bypasses_rls())
+		if (!tenant_role_bypasses_rls())
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("cannot truncate tenant table \"%s\"", RelationGetRelationName(rel)),
@@ -439,11 +447,11 @@ tenant_guard(PG_FUNCTION_ARGS)
 				 errhint("Attach it with easeinv.enable_tenancy().")));
 
 	attno = guard_tenant_attno(fcinfo, rel);
-	context = easeinv_resolve_tenant(TENANT_OPTIONAL);
+	context = tenant_resolve(TENANT_OPTIONAL);
 
 	/* Without a context only roles that bypass RLS may write, and explicitly. */
-	if (context == 0 && !easeinv_role_bypasses_rls())
-		(void) easeinv_resolve_tenant(TENANT_REQUIRED); /* raises 42501 */
+	if (context == 0 && !tenant_role_bypasses_rls())
+		(void) tenant_resolve(TENANT_REQUIRED); /* raises 42501 */
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
@@ -475,7 +483,7 @@ tenant_guard(PG_FUNCTION_ARGS)
 		}
 		else if (context != 0 && row_tenant != context)
 			guard_refuse_other_tenant(rel, row_tenant, context);
-		else if (context == 0 && rel->rd_rel->relispartition && easeinv_restoring(RelationGetRelid(rel)))
+		else if (context == 0 && rel->rd_rel->relispartition && restore_in_progress(RelationGetRelid(rel)))
 			guard_check_restored_partition(fcinfo, rel, row_tenant);
 		guard_check_encoding(fcinfo, rel, newtup);
 		return PointerGetDatum(newtup);

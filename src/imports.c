@@ -36,6 +36,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
+#include "legacy.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 #include "ledger.h"
 
 #include <ctype.h>
@@ -425,7 +433,7 @@ verified_resolve(const ImportKind *kind)
 	for (col = strtok_r(columns, ", ", &save); col != NULL; col = strtok_r(NULL, ", ", &save))
 	{
 		/* (before ALTER EXTENSION UPDATE to 0.5.0 there is no import_text: ledger.c, version skew) */
-		appendStringInfo(&raw, easeinv_sql_050() ? "%ss.%s, easeinv.import_text(s.%s) AS %s_text" : "%ss.%s, s.%s AS %s_text",
+		appendStringInfo(&raw, plan_sql_050() ? "%ss.%s, easeinv.import_text(s.%s) AS %s_text" : "%ss.%s, s.%s AS %s_text",
 						 raw.len ? ", " : "", col, col, col);
 		appendStringInfo(&clean, "%sv.%s_text AS %s", clean.len ? ", " : "", col, col);
 		appendStringInfo(&bad, "%sCASE WHEN v.%s_text IS DISTINCT FROM v.%s THEN '%s' END",
@@ -491,7 +499,7 @@ fill(const char *sql, ImportRun *run)
 static uint64
 run_sql(ImportRun *run, const char *sql, int expected)
 {
-	char	   *filled = sql_for_installed(fill(sql, run));
+	char	   *filled = plan_sql_for_installed(fill(sql, run));
 	int			rc = SPI_execute(filled, false, 0);
 
 	if (rc != expected)
@@ -532,7 +540,7 @@ require_open(const ImportKind *kind)
 {
 	char	   *sql = psprintf("SELECT c.relkind = 'r' AND c.relowner = %u FROM pg_catalog.pg_class c "
 							   "WHERE c.oid = pg_catalog.to_regclass('pg_temp.import_%s')",
-							   ledger_owner(), kind->name);
+							   owner_role(), kind->name);
 	bool		isnull;
 
 	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT)
@@ -839,7 +847,7 @@ check_race(ImportRun *run)
 static void
 check_negative(ImportRun *run)
 {
-	if (tenant_allows_negative(run->tenant))
+	if (ledger_allows_negative(run->tenant))
 		return;
 	run_sql(run, "SELECT format('product %s at location %s would have %s available', p.sku, c.code, l.available) "
 			"FROM easeinv.stock_levels l "
@@ -879,10 +887,10 @@ begin_import(PG_FUNCTION_ARGS)
 	char	   *cols = pstrdup(kind->columns);
 	char	   *col;
 	char	   *save;
-	LedgerSession session;
+	OwnerScope session;
 	char	   *caller = caller_name();
 
-	int64		tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	int64		tenant = tenant_resolve(TENANT_REQUIRED);
 	LOCKTAG		tag;
 
 	/*
@@ -903,7 +911,7 @@ begin_import(PG_FUNCTION_ARGS)
 	 * function, a policy, an index expression) to run the caller's code with
 	 * the owner's rights when the apply reads it.
 	 */
-	ledger_begin(&session);
+	owner_begin(&session);
 	if (temp_exists(staging))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -920,7 +928,7 @@ begin_import(PG_FUNCTION_ARGS)
 	if (SPI_execute(psprintf("GRANT SELECT, INSERT ON pg_temp.%s TO %s", staging, quote_identifier(caller)),
 					false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "granting the staging table failed");
-	ledger_end(&session);
+	owner_end(&session);
 	PG_RETURN_TEXT_P(cstring_to_text(psprintf("COPY %s FROM STDIN (FORMAT csv, HEADER)", staging)));
 }
 
@@ -933,15 +941,15 @@ check_import(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ImportRun	run = {0};
-	LedgerSession session;
+	OwnerScope session;
 	uint64		i;
 
 	run.kind = kind_arg(fcinfo);
-	run.tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	run.tenant = tenant_resolve(TENANT_REQUIRED);
 	run.caller = caller_name();
 	InitMaterializedSRF(fcinfo, 0);
 
-	ledger_begin(&session);
+	owner_begin(&session);
 	resolve_and_check(&run);
 	/* through a cursor: a file bad in every row must not be held in memory twice */
 	{
@@ -972,7 +980,7 @@ check_import(PG_FUNCTION_ARGS)
 		SPI_cursor_close(portal);
 	}
 	run_sql(&run, "DROP TABLE pg_temp.import_rows", SPI_OK_UTILITY);
-	ledger_end(&session);
+	owner_end(&session);
 	return (Datum) 0;
 }
 
@@ -985,7 +993,7 @@ apply_import(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ImportRun	run = {0};
-	LedgerSession session;
+	OwnerScope session;
 	instr_time	start,
 				elapsed;
 	TupleDesc	desc;
@@ -995,7 +1003,7 @@ apply_import(PG_FUNCTION_ARGS)
 	INSTR_TIME_SET_CURRENT(start);
 	run.kind = kind_arg(fcinfo);
 	run.skip_bad = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
-	run.tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	run.tenant = tenant_resolve(TENANT_REQUIRED);
 	run.caller = caller_name();
 
 	/* products are written as the owner: the caller must be allowed to write them */
@@ -1009,8 +1017,8 @@ apply_import(PG_FUNCTION_ARGS)
 
 	/* an import of movements passes the tenant's movement gate like every movement (ledger.c) */
 	if (run.kind->ledger)
-		movement_gate(run.tenant, false);
-	ledger_begin(&session);
+		ledger_gate(run.tenant, false);
+	owner_begin(&session);
 	if (work_mem < IMPORT_WORK_MEM_KB)
 		(void) set_config_option("work_mem", IMPORT_WORK_MEM, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
@@ -1033,7 +1041,7 @@ apply_import(PG_FUNCTION_ARGS)
 		check_negative(&run);
 	run.replayed = run.rows - run.applied - run.rejected - run.skipped;
 	run_sql(&run, "DROP TABLE pg_temp.import_rows", SPI_OK_UTILITY);
-	ledger_end(&session);
+	owner_end(&session);
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);

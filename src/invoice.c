@@ -22,6 +22,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
+#include "legacy.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 #include "gst.h"
 #include "invoice.h"
 #include "ledger.h"
@@ -116,7 +124,7 @@ check_trigger_table(TriggerData *td, const char *function, const char *table)
  */
 
 int
-fiscal_year_start(int32 date)
+invoice_fiscal_year_start(int32 date)
 {
 	int			y,
 				m,
@@ -136,7 +144,7 @@ fiscal_year_start(int32 date)
 }
 
 char *
-fiscal_year_label(int fy_start)
+invoice_fiscal_year_label(int fy_start)
 {
 	return psprintf("%04d-%02d", fy_start, (fy_start + 1) % 100);
 }
@@ -260,7 +268,7 @@ invoice_number(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("sequence_no must be 1 or more")));
-	number = invoice_number_make(format, fiscal_year_start(date), n, &why);
+	number = invoice_number_make(format, invoice_fiscal_year_start(date), n, &why);
 	if (number == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -336,7 +344,7 @@ register_callbacks(void)
  */
 typedef struct LazySession
 {
-	LedgerSession session;
+	OwnerScope session;
 	bool		open;
 } LazySession;
 
@@ -345,7 +353,7 @@ need_spi(LazySession *l)
 {
 	if (!l->open)
 	{
-		ledger_begin(&l->session);
+		owner_begin(&l->session);
 		l->open = true;
 	}
 }
@@ -355,7 +363,7 @@ end_spi(LazySession *l)
 {
 	if (l->open)
 	{
-		ledger_end(&l->session);
+		owner_end(&l->session);
 		l->open = false;
 	}
 }
@@ -369,7 +377,7 @@ invoice_info(int64 tenant, int64 id, LazySession *l)
 	bool		isnull;
 	int			rc;
 
-	if (cached_invoice.valid && cached_invoice.lxid == EASEINV_MY_LXID &&
+	if (cached_invoice.valid && cached_invoice.lxid == COMPAT_MY_LXID &&
 		cached_invoice.tenant == tenant && cached_invoice.id == id)
 		return &cached_invoice;
 
@@ -378,7 +386,7 @@ invoice_info(int64 tenant, int64 id, LazySession *l)
 	{
 		Oid			types[2] = {INT8OID, INT8OID};
 
-		plan = prepare_kept("SELECT i.status, i.number, i.intra_state, "
+		plan = plan_prepare_kept("SELECT i.status, i.number, i.intra_state, "
 							"coalesce((SELECT o.invoice_date FROM easeinv.invoices o "
 							"          WHERE o.tenant_id = i.tenant_id AND o.id = i.original_invoice_id), i.invoice_date) "
 							"FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.id = $2 FOR NO KEY UPDATE OF i",
@@ -391,7 +399,7 @@ invoice_info(int64 tenant, int64 id, LazySession *l)
 		elog(ERROR, "reading invoice failed: %s", SPI_result_code_string(rc));
 
 	memset(&cached_invoice, 0, sizeof(cached_invoice));
-	cached_invoice.lxid = EASEINV_MY_LXID;
+	cached_invoice.lxid = COMPAT_MY_LXID;
 	cached_invoice.tenant = tenant;
 	cached_invoice.id = id;
 	cached_invoice.found = SPI_processed == 1;
@@ -441,9 +449,9 @@ rate_in_force(Datum rate, DateADT date, LazySession *l)
 	int			i;
 	int			rc;
 
-	if (rate_cache.lxid != EASEINV_MY_LXID)
+	if (rate_cache.lxid != COMPAT_MY_LXID)
 	{
-		rate_cache.lxid = EASEINV_MY_LXID;
+		rate_cache.lxid = COMPAT_MY_LXID;
 		rate_cache.n = 0;
 	}
 	/* 18 and 18.00 are one rate: compared as numbers, no text made per line */
@@ -457,7 +465,7 @@ rate_in_force(Datum rate, DateADT date, LazySession *l)
 	{
 		Oid			types[2] = {NUMERICOID, DATEOID};
 
-		plan = prepare_kept("SELECT " RATE_IN_FORCE_SQL("$1", "$2"), 2, types);
+		plan = plan_prepare_kept("SELECT " RATE_IN_FORCE_SQL("$1", "$2"), 2, types);
 	}
 	values[0] = rate;
 	values[1] = DateADTGetDatum(date);
@@ -490,7 +498,7 @@ invoice_rates_in_force(int64 tenant, int64 id)
 	{
 		Oid			types[2] = {INT8OID, INT8OID};
 
-		plan = prepare_kept("SELECT l.line_no, l.gst_rate, d.rate_date "
+		plan = plan_prepare_kept("SELECT l.line_no, l.gst_rate, d.rate_date "
 							"FROM easeinv.invoice_lines l, "
 							"     (SELECT coalesce(o.invoice_date, i.invoice_date) AS rate_date "
 							"        FROM easeinv.invoices i LEFT JOIN easeinv.invoices o "
@@ -596,7 +604,7 @@ product_plan(int64 tenant)
 	Oid			types[2] = {INT8OID, INT8OID};
 	int			i;
 
-	if (known_tenant == tenant && known_lxid == EASEINV_MY_LXID && OidIsValid(known_partition))
+	if (known_tenant == tenant && known_lxid == COMPAT_MY_LXID && OidIsValid(known_partition))
 	{
 		for (i = 0; i < npartitions; i++)
 			if (partitions[i].partition == known_partition)
@@ -608,7 +616,7 @@ product_plan(int64 tenant)
 									   quote_qualified_identifier(get_namespace_name(get_rel_namespace(known_partition)),
 																  get_rel_name(known_partition)));
 
-			partitions[npartitions].plan = prepare_kept(sql, 2, types);
+			partitions[npartitions].plan = plan_prepare_kept(sql, 2, types);
 			partitions[npartitions].partition = known_partition;
 			return partitions[npartitions++].plan;
 		}
@@ -656,12 +664,12 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("easeinv.invoice_line_compute() must be a BEFORE ... FOR EACH ROW trigger")));
 	/* pg_restore loads lines with the amounts they were issued with (restore.c) */
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && easeinv_restoring(RelationGetRelid(td->tg_relation)))
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_in_progress(RelationGetRelid(td->tg_relation)))
 		return PointerGetDatum(td->tg_trigtuple);
 	register_callbacks();
 	desc = RelationGetDescr(td->tg_relation);
 	lc = line_cols(td);
-	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	tenant = tenant_resolve(TENANT_REQUIRED);
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
@@ -745,7 +753,7 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		pdesc = SPI_tuptable->tupdesc;
 		known_tenant = tenant;
 		known_partition = DatumGetObjectId(SPI_getbinval(p, pdesc, 5, &isnull));
-		known_lxid = EASEINV_MY_LXID;
+		known_lxid = COMPAT_MY_LXID;
 		for (i = 0; i < 3; i++)
 		{
 			int			col = fill[i];
@@ -789,7 +797,7 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		{
 			Oid			types[2] = {INT8OID, INT8OID};
 
-			plan = prepare_kept("SELECT max(l.line_no) FROM easeinv.invoice_lines l "
+			plan = plan_prepare_kept("SELECT max(l.line_no) FROM easeinv.invoice_lines l "
 								"WHERE l.tenant_id = $1 AND l.invoice_id = $2", 2, types);
 		}
 		lv[0] = Int64GetDatum(tenant);
@@ -901,7 +909,7 @@ invoice_update_totals(int64 tenant, Datum ids)
 	{
 		Oid			types[2] = {INT8OID, INT8ARRAYOID};
 
-		plan = prepare_kept("UPDATE easeinv.invoices i SET "
+		plan = plan_prepare_kept("UPDATE easeinv.invoices i SET "
 							"(subtotal, discount, taxable_value, cgst, sgst, igst, cess, round_off, grand_total) = "
 							"(SELECT s.g, s.d, s.t, s.c, s.s, s.i, s.e, "
 							"        CASE WHEN r.ro THEN pg_catalog.round(s.tot) - s.tot ELSE 0 END, "
@@ -932,7 +940,7 @@ Datum
 invoice_totals(PG_FUNCTION_ARGS)
 {
 	TriggerData *td;
-	LedgerSession session;
+	OwnerScope session;
 	SPITupleTable *touched;
 	uint64		n;
 	uint64		i;
@@ -953,10 +961,10 @@ invoice_totals(PG_FUNCTION_ARGS)
 				 errmsg("easeinv.invoice_totals() needs REFERENCING NEW TABLE AS new_rows or OLD TABLE AS old_rows")));
 	check_trigger_table(td, "invoice_totals", "invoice_lines");
 	/* pg_restore loads the headers with their totals (restore.c) */
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && easeinv_restoring(RelationGetRelid(td->tg_relation)))
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_in_progress(RelationGetRelid(td->tg_relation)))
 		return PointerGetDatum(NULL);
 
-	ledger_begin(&session);
+	owner_begin(&session);
 	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
 	/* the touched invoices per tenant (a role that bypasses RLS may write several) */
@@ -970,7 +978,7 @@ invoice_totals(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 		invoice_update_totals(DatumGetInt64(SPI_getbinval(touched->vals[i], touched->tupdesc, 1, &isnull)),
 							  SPI_getbinval(touched->vals[i], touched->tupdesc, 2, &isnull));
-	ledger_end(&session);
+	owner_end(&session);
 	return PointerGetDatum(NULL);
 }
 
@@ -1044,7 +1052,7 @@ invoice_guard(PG_FUNCTION_ARGS)
 	invoice_cache_reset();
 
 	/* pg_restore loads invoices as they were dumped (restore.c) */
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && easeinv_restoring(RelationGetRelid(td->tg_relation)))
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_in_progress(RelationGetRelid(td->tg_relation)))
 		return PointerGetDatum(td->tg_trigtuple);
 
 	if (internal_depth > 0)

@@ -35,10 +35,10 @@ extern void invoice_rates_in_force(int64 tenant, int64 id);
 extern char *invoice_number_make(const char *format, int fy_start, int64 n, const char **why);
 
 /* the year the Indian financial year of a date (DateADT) starts in */
-extern int	fiscal_year_start(int32 date);
+extern int	invoice_fiscal_year_start(int32 date);
 
 /* "2025-26" */
-extern char *fiscal_year_label(int fy_start);
+extern char *invoice_fiscal_year_label(int fy_start);
 
 /*
  * SQL expression of an invoice's status from its amounts, each argument an

@@ -28,6 +28,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
+#include "legacy.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 #include "invoice.h"
 #include "ledger.h"
 
@@ -268,9 +276,9 @@ Datum
 issue_invoice(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	int64		id = check_id(fcinfo, 0, "invoice_id");
-	int64		tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
-	LedgerSession session;
+	int64		id = arg_id(fcinfo, 0, "invoice_id");
+	int64		tenant = tenant_resolve(TENANT_REQUIRED);
+	OwnerScope session;
 	Invoice		inv;
 	bool		isnull;
 	char	   *status;
@@ -295,8 +303,8 @@ issue_invoice(PG_FUNCTION_ARGS)
 	 * tenant's movement gate before reading it, even when no line turns out
 	 * to post anything (ledger.c, movement_gate).
 	 */
-	movement_gate(tenant, false);
-	ledger_begin(&session);
+	ledger_gate(tenant, false);
+	owner_begin(&session);
 	if (!lock_invoice(tenant, id, &inv))
 		no_such_invoice(id);
 	status = col_text(&inv, I_STATUS);
@@ -309,7 +317,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 	{
 		/* issued already: a retry gets the same number */
 		result = make_result(fcinfo, &inv, true, cxt);
-		ledger_end(&session);
+		owner_end(&session);
 		return result;
 	}
 	/*
@@ -472,9 +480,9 @@ issue_invoice(PG_FUNCTION_ARGS)
 		Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 		Datum		v[3];
 
-		fy = fiscal_year_start(DatumGetDateADT(col(&inv, I_DATE, &isnull)));
+		fy = invoice_fiscal_year_start(DatumGetDateADT(col(&inv, I_DATE, &isnull)));
 		series = col_text(&inv, I_SERIES);
-		fy_label = fiscal_year_label(fy);
+		fy_label = invoice_fiscal_year_label(fy);
 		v[0] = Int64GetDatum(tenant);
 		v[1] = CStringGetTextDatum(series);
 		v[2] = CStringGetTextDatum(fy_label);
@@ -542,7 +550,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 		inv.desc = SPI_tuptable->tupdesc;
 		result = make_result(fcinfo, &inv, false, cxt);
 	}
-	ledger_end(&session);
+	owner_end(&session);
 
 	/* the stock, through the ledger's own path, as the caller */
 	for (i = 0; i < nstock; i++)
@@ -560,7 +568,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 		req.ref_id = cstring_to_text(number);
 		req.unit_cost_null = true;
 		req.occurred_at = GetCurrentTransactionStartTimestamp();
-		(void) post_movement(NULL, &req);
+		(void) ledger_post_movement(NULL, &req);
 	}
 	return result;
 }
@@ -572,10 +580,10 @@ Datum
 cancel_invoice(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	int64		id = check_id(fcinfo, 0, "invoice_id");
+	int64		id = arg_id(fcinfo, 0, "invoice_id");
 	text	   *reason;
 	int64		tenant;
-	LedgerSession session;
+	OwnerScope session;
 	Invoice		inv;
 	bool		isnull;
 	char	   *status;
@@ -595,10 +603,10 @@ cancel_invoice(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("reason must not be null"),
 				 errhint("Say why the invoice is cancelled; the reason is kept with it.")));
-	reason = optional_text(fcinfo, 1, "reason", 500);
-	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	reason = arg_text(fcinfo, 1, "reason", 500);
+	tenant = tenant_resolve(TENANT_REQUIRED);
 
-	ledger_begin(&session);
+	owner_begin(&session);
 	if (!lock_invoice(tenant, id, &inv))
 		no_such_invoice(id);
 	status = col_text(&inv, I_STATUS);
@@ -610,7 +618,7 @@ cancel_invoice(PG_FUNCTION_ARGS)
 	if (strcmp(status, "cancelled") == 0)
 	{
 		result = make_result(fcinfo, &inv, true, cxt);
-		ledger_end(&session);
+		owner_end(&session);
 		return result;
 	}
 	number = label(&inv);
@@ -713,10 +721,10 @@ cancel_invoice(PG_FUNCTION_ARGS)
 		number = pstrdup(number);
 		MemoryContextSwitchTo(old);
 	}
-	ledger_end(&session);
+	owner_end(&session);
 
 	for (i = 0; i < nmov; i++)
-		(void) post_reversal(NULL,
+		(void) ledger_post_reversal(NULL,
 							 cstring_to_text(psprintf("easeinv:cancel:%lld:line:%d", (long long) id, line_nos[i])),
 							 movements[i],
 							 cstring_to_text(psprintf("%s cancelled", number)), true);

@@ -31,33 +31,25 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
 #include "ledger.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
-#include "fmgr.h"
-#include "funcapi.h"
-#include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/guc.h"
-#include "utils/lsyscache.h"
-#include "utils/numeric.h"
-#include "utils/syscache.h"
-#include "utils/timestamp.h"
-#include "parser/parse_func.h"
-#include "nodes/value.h"
-#include "nodes/pg_list.h"
 #include "utils/snapmgr.h"
-#include "storage/lock.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(move_stock);
 PG_FUNCTION_INFO_V1(reverse_movement);
@@ -66,389 +58,133 @@ PG_FUNCTION_INFO_V1(level_add);
 PG_FUNCTION_INFO_V1(location_history_exists);
 PG_FUNCTION_INFO_V1(product_history_exists);
 
-/* Columns of easeinv.movement, in order; the ledger queries return the same list. */
+/* Columns of easeinv.movement, 1-based as SPI counts them; the ledger queries return the same list. */
 enum
 {
-	M_ID, M_KEY, M_PRODUCT, M_FROM, M_TO, M_QTY, M_REASON, M_REFTYPE, M_REFID,
-	M_UNIT_COST, M_REVERSES, M_OCCURRED, M_CREATED, M_CREATED_BY, M_REPLAYED,
-	M_NCOLS
+	M_ID = 1, M_KEY, M_PRODUCT, M_FROM, M_TO, M_QTY, M_REASON, M_REFTYPE, M_REFID,
+	M_UNIT_COST, M_REVERSES, M_OCCURRED, M_CREATED, M_CREATED_BY,
+	M_NCOLS = M_CREATED_BY		/* then replayed, in the result */
 };
 
 #define MOVEMENT_COLUMNS \
 	"id, idempotency_key, product_id, from_location_id, to_location_id, qty, reason, " \
 	"reference_type, reference_id, unit_cost, reverses_id, occurred_at, created_at, created_by"
 
-/* Saved SPI plans, prepared on first use and kept for the backend's life. */
-typedef enum LedgerPlan
+/* internal locations: the kinds that hold stock */
+#define INTERNAL_KIND(k)	k ".kind = ANY ('{warehouse,store,bin}'::text[])"
+
+/* The ledger's statements (plans.h; the rule of owner.c).  Each takes the tenant as $1. */
+typedef enum LedgerStatement
 {
-	PLAN_BY_KEY,
-	PLAN_BY_ID,
-	PLAN_REVERSAL_OF,
-	PLAN_PRODUCT,
-	PLAN_LOCATION,
-	PLAN_INSERT,
-	PLAN_LEVELS,
-	PLAN_REFS,
-	PLAN_NEGATIVE_OK,
-	PLAN_COUNT
-} LedgerPlan;
+	ST_BY_KEY,
+	ST_BY_ID,
+	ST_REVERSAL_OF,
+	ST_PRODUCT,
+	ST_LOCATION,
+	ST_INSERT,
+	ST_LEVELS,
+	ST_REFS,
+	ST_NEGATIVE_OK,
+	ST_DOCUMENT,
+	ST_LOCATION_HISTORY,
+	ST_PRODUCT_HISTORY,
+	ST_COUNT
+} LedgerStatement;
 
-static SPIPlanPtr plans[PLAN_COUNT];
-
-static SPIPlanPtr ledger_plan(LedgerPlan which);
-static Oid	ledger_owner_lookup(void);
-static HeapTuple find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc);
-static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
-static void report_reversed(int64 tenant, int64 original);
-static void check_refs(int64 tenant, MoveRequest *req, bool *from_internal);
-static void apply_levels(int64 tenant, MoveRequest *req, bool from_internal);
-static void read_refs(LedgerPlan which, Datum *values, const char *what);
-static bool equal_rows(HeapTuple a, HeapTuple b, TupleDesc desc);
-
-/*
- * ledger_plan: the saved plan for one of the ledger's statements.  Every
- * statement schema-qualifies what it names and takes the tenant as $1.
- */
-static SPIPlanPtr
-ledger_plan(LedgerPlan which)
-{
-	static const char *const sql[PLAN_COUNT] = {
-		[PLAN_BY_KEY] = "SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND idempotency_key OPERATOR(pg_catalog.=) $2",
-		[PLAN_BY_ID] = "SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
-		[PLAN_REVERSAL_OF] = "SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND reverses_id OPERATOR(pg_catalog.=) $2",
-		[PLAN_PRODUCT] = "SELECT track_stock, deleted_at IS NOT NULL FROM easeinv.products"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
-		[PLAN_LOCATION] = "SELECT kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), deleted_at IS NOT NULL"
-		" FROM easeinv.locations"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
-		[PLAN_INSERT] = "INSERT INTO easeinv.stock_movements (tenant_id, idempotency_key, product_id,"
+static const PlanStatement statements[ST_COUNT] = {
+	[ST_BY_KEY] = {"SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
+		" WHERE tenant_id = $1 AND idempotency_key = $2", 2, {INT8OID, TEXTOID}},
+	[ST_BY_ID] = {"SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
+		" WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}},
+	[ST_REVERSAL_OF] = {"SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
+		" WHERE tenant_id = $1 AND reverses_id = $2", 2, {INT8OID, INT8OID}},
+	[ST_PRODUCT] = {"SELECT p.track_stock, p.deleted_at IS NOT NULL FROM easeinv.products p"
+		" WHERE p.tenant_id = $1 AND p.id = $2", 2, {INT8OID, INT8OID}},
+	[ST_LOCATION] = {"SELECT " INTERNAL_KIND("l") ", l.deleted_at IS NOT NULL FROM easeinv.locations l"
+		" WHERE l.tenant_id = $1 AND l.id = $2", 2, {INT8OID, INT8OID}},
+	[ST_INSERT] = {"INSERT INTO easeinv.stock_movements (tenant_id, idempotency_key, product_id,"
 		" from_location_id, to_location_id, qty, reason, reference_type, reference_id, unit_cost,"
 		" reverses_id, occurred_at, created_by)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 		/* no conflict target: the key, and also the one-reversal-per-movement index */
 		" ON CONFLICT DO NOTHING"
-		" RETURNING " MOVEMENT_COLUMNS,
-		/* both level rows in one statement, in the order given: lower location id first */
-		[PLAN_LEVELS] = "INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand)"
+		" RETURNING " MOVEMENT_COLUMNS, 13,
+		{INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, NUMERICOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
+		INT8OID, TIMESTAMPTZOID, TEXTOID}},
+	/* both level rows in one statement, in the order given: lower location id first */
+	[ST_LEVELS] = {"INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, on_hand)"
 		" VALUES ($1, $2, $3, $4), ($1, $2, $5, $6)"
 		" ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE"
 		" SET on_hand = easeinv.level_add(l.on_hand, excluded.on_hand, l.reserved, l.product_id, l.location_id),"
-		" updated_at = pg_catalog.now()"
-		" RETURNING l.location_id, l.on_hand OPERATOR(pg_catalog.-) l.reserved",
-		/* product and both locations in one statement; NULLs where a row is missing */
-		[PLAN_REFS] = "SELECT p.track_stock, p.deleted_at IS NOT NULL,"
-		" f.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), f.deleted_at IS NOT NULL,"
-		" t.kind OPERATOR(pg_catalog.=) ANY ('{warehouse,store,bin}'::pg_catalog.text[]), t.deleted_at IS NOT NULL"
+		" updated_at = now()"
+		" RETURNING l.location_id, l.on_hand - l.reserved", 6,
+		{INT8OID, INT8OID, INT8OID, NUMERICOID, INT8OID, NUMERICOID}},
+	/* product and both locations in one statement; NULLs where a row is missing */
+	[ST_REFS] = {"SELECT p.track_stock, p.deleted_at IS NOT NULL,"
+		" " INTERNAL_KIND("f") ", f.deleted_at IS NOT NULL,"
+		" " INTERNAL_KIND("t") ", t.deleted_at IS NOT NULL"
 		" FROM (VALUES (1)) AS one (x)"
-		" LEFT JOIN easeinv.products p ON p.tenant_id OPERATOR(pg_catalog.=) $1 AND p.id OPERATOR(pg_catalog.=) $2"
-		" LEFT JOIN easeinv.locations f ON f.tenant_id OPERATOR(pg_catalog.=) $1 AND f.id OPERATOR(pg_catalog.=) $3"
-		" LEFT JOIN easeinv.locations t ON t.tenant_id OPERATOR(pg_catalog.=) $1 AND t.id OPERATOR(pg_catalog.=) $4",
-		[PLAN_NEGATIVE_OK] = "SELECT COALESCE((settings OPERATOR(pg_catalog.->>) 'allow_negative_stock')::boolean, false)"
-		" FROM easeinv.tenants WHERE id OPERATOR(pg_catalog.=) $1",
-	};
-	static const int nargs[PLAN_COUNT] = {
-		[PLAN_BY_KEY] = 2,[PLAN_BY_ID] = 2,[PLAN_REVERSAL_OF] = 2,[PLAN_PRODUCT] = 2,
-		[PLAN_LOCATION] = 2,[PLAN_INSERT] = 13,[PLAN_LEVELS] = 6,[PLAN_REFS] = 4,[PLAN_NEGATIVE_OK] = 1,
-	};
-	static Oid	types_by_key[] = {INT8OID, TEXTOID};
-	static Oid	types_by_id[] = {INT8OID, INT8OID};
-	static Oid	types_insert[] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, NUMERICOID, TEXTOID,
-	TEXTOID, TEXTOID, NUMERICOID, INT8OID, TIMESTAMPTZOID, TEXTOID};
-	static Oid	types_levels[] = {INT8OID, INT8OID, INT8OID, NUMERICOID, INT8OID, NUMERICOID};
-	static Oid	types_refs[] = {INT8OID, INT8OID, INT8OID, INT8OID};
-	Oid		   *types;
+		" LEFT JOIN easeinv.products p ON p.tenant_id = $1 AND p.id = $2"
+		" LEFT JOIN easeinv.locations f ON f.tenant_id = $1 AND f.id = $3"
+		" LEFT JOIN easeinv.locations t ON t.tenant_id = $1 AND t.id = $4", 4,
+		{INT8OID, INT8OID, INT8OID, INT8OID}},
+	[ST_NEGATIVE_OK] = {"SELECT COALESCE((t.settings ->> 'allow_negative_stock')::boolean, false)"
+		" FROM easeinv.tenants t WHERE t.id = $1", 1, {INT8OID}},
+	/* the document a movement's key names: its label and kind */
+	[ST_DOCUMENT] = {"SELECT COALESCE(i.number, 'draft ' || i.id::text), i.kind FROM easeinv.invoices i"
+		" WHERE i.tenant_id = $1 AND i.id = $2", 2, {INT8OID, INT8OID}},
+	[ST_LOCATION_HISTORY] = {"SELECT EXISTS (SELECT 1 FROM easeinv.stock_levels s"
+		" WHERE s.tenant_id = $1 AND s.location_id = $2)"
+		" OR EXISTS (SELECT 1 FROM easeinv.stock_movements m"
+		" WHERE m.tenant_id = $1 AND (m.from_location_id = $2 OR m.to_location_id = $2))"
+		" OR EXISTS (SELECT 1 FROM easeinv.stock_reservations r"
+		" WHERE r.tenant_id = $1 AND r.location_id = $2)", 2, {INT8OID, INT8OID}},
+	[ST_PRODUCT_HISTORY] = {"SELECT EXISTS (SELECT 1 FROM easeinv.stock_levels s"
+		" WHERE s.tenant_id = $1 AND s.product_id = $2)"
+		" OR EXISTS (SELECT 1 FROM easeinv.stock_movements m"
+		" WHERE m.tenant_id = $1 AND m.product_id = $2)"
+		" OR EXISTS (SELECT 1 FROM easeinv.stock_reservations r"
+		" WHERE r.tenant_id = $1 AND r.product_id = $2)"
+		" OR EXISTS (SELECT 1 FROM easeinv.invoice_lines l JOIN easeinv.invoices i"
+		" ON i.tenant_id = l.tenant_id AND i.id = l.invoice_id"
+		" WHERE l.tenant_id = $1 AND l.product_id = $2 AND i.status <> 'draft')", 2, {INT8OID, INT8OID}},
+};
 
-	if (plans[which] != NULL)
-		return plans[which];
+static SPIPlanPtr plans[ST_COUNT];
 
-	switch (which)
-	{
-		case PLAN_BY_KEY:
-			types = types_by_key;
-			break;
-		case PLAN_INSERT:
-			types = types_insert;
-			break;
-		case PLAN_LEVELS:
-			types = types_levels;
-			break;
-		case PLAN_REFS:
-			types = types_refs;
-			break;
-		default:
-			types = types_by_id;	/* (bigint, bigint) or (bigint) */
-			break;
-	}
-	plans[which] = prepare_kept(sql[which], nargs[which], types);
-	return plans[which];
-}
+#define PLAN(which)		plan_kept(statements, plans, (which))
 
-/*
- * Version skew.  Between installing a new library and ALTER EXTENSION easeinv
- * UPDATE, the library runs against the previous version's SQL objects.  The
- * statements of this library that call a function of the 0.5.0 script
- * (level_add) are rewritten, while it is missing, to what 0.4.0 did; the
- * imports' text check (import_text) is left out likewise (imports.c).  So an
- * upgrade never stops movements for the time between the two steps.  Asked
- * when a statement is prepared: plans kept before the update keep their form
- * until the backend ends.
- */
+static HeapTuple find_movement(LedgerStatement which, int64 tenant, Datum arg, TupleDesc *desc);
+static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
+static void report_reversed(int64 tenant, int64 original);
+static void check_refs(int64 tenant, MoveRequest *req, bool *from_internal);
+static void apply_levels(int64 tenant, MoveRequest *req, bool from_internal);
+static void read_refs(LedgerStatement which, Datum *values, const char *what);
+static bool equal_rows(HeapTuple a, HeapTuple b, TupleDesc desc);
+static void require_product(int64 product, bool missing, bool deleted, bool tracks);
+static bool require_location(int64 location, const char *role, bool missing, bool deleted, bool internal);
+
+/* ledger_allows_negative: the tenant's settings say allow_negative_stock. */
 bool
-easeinv_sql_050(void)
-{
-	static bool installed = false;
-	Oid			args[5] = {NUMERICOID, NUMERICOID, NUMERICOID, INT8OID, INT8OID};
-
-	if (!installed)
-		installed = OidIsValid(LookupFuncName(list_make2(makeString(EASEINV_SCHEMA), makeString("level_add")),
-											  5, args, true));
-	return installed;
-}
-
-/*
- * sql_for_installed: the statement as the installed SQL objects can run it:
- * without 0.5.0's script, easeinv.level_add(a, b, c, p, l) becomes (a + b).
- */
-char *
-sql_for_installed(const char *sql)
-{
-	StringInfoData out;
-	const char *p = sql;
-	const char *call;
-
-	if (easeinv_sql_050() || strstr(sql, "easeinv.level_add(") == NULL)
-		return pstrdup(sql);
-	initStringInfo(&out);
-	while ((call = strstr(p, "easeinv.level_add(")) != NULL)
-	{
-		const char *a = call + strlen("easeinv.level_add(");
-		const char *comma1 = strchr(a, ',');
-		const char *comma2 = comma1 ? strchr(comma1 + 1, ',') : NULL;
-		const char *close = comma2 ? strchr(comma2, ')') : NULL;
-
-		if (close == NULL)
-			elog(ERROR, "cannot rewrite easeinv.level_add in \"%s\"", sql);
-		appendBinaryStringInfo(&out, p, call - p);
-		appendStringInfoString(&out, "(");
-		appendBinaryStringInfo(&out, a, comma1 - a);
-		appendStringInfoString(&out, " OPERATOR(pg_catalog.+) ");
-		appendBinaryStringInfo(&out, comma1 + 1, comma2 - comma1 - 1);
-		appendStringInfoString(&out, ")");
-		p = close + 1;
-	}
-	appendStringInfoString(&out, p);
-	return out.data;
-}
-
-/* prepare_kept: an SPI plan prepared once and kept for the life of the backend. */
-SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql_for_installed(sql), nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
-/* kept_plan: the plan in *slot, prepared and kept on first use. */
-SPIPlanPtr
-kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-		*slot = prepare_kept(sql, nargs, types);
-	return *slot;
-}
-
-/* ledger_owner: the role that owns easeinv.stock_movements. */
-Oid
-ledger_owner(void)
-{
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static Oid	cached_owner = InvalidOid;
-
-	/* looked up once per transaction: the calls of one transaction see one owner */
-	if (cached_lxid != EASEINV_MY_LXID || !OidIsValid(cached_owner))
-	{
-		cached_owner = ledger_owner_lookup();
-		cached_lxid = EASEINV_MY_LXID;
-	}
-	return cached_owner;
-}
-
-/* ledger_owner_lookup: the owner, from the catalog. */
-static Oid
-ledger_owner_lookup(void)
-{
-	Oid			nsp = get_namespace_oid(EASEINV_SCHEMA, false);
-	Oid			relid = get_relname_relid("stock_movements", nsp);
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("easeinv.stock_movements does not exist"),
-				 errhint("ALTER EXTENSION easeinv UPDATE to version 0.2.0 or later.")));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-/*
- * ledger_begin: run what follows as the ledger's owner, inside SPI, with
- * search_path = pg_catalog, pg_temp and plan_cache_mode = force_generic_plan.  The ledger's statements all filter on
- * tenant_id = $1 over hash partitions: costed over every partition, a generic
- * plan never looks cheaper than a custom one, so without this each call would
- * plan its statements (and the foreign-key checks they fire) again.  The
- * generic plan still prunes to the tenant's partition at executor start.  The
- * setting is scoped like a function's SET clause: ledger_end() or an error
- * undoes it.
- */
-void
-ledger_begin(LedgerSession *session)
-{
-	session->guc_nest = NewGUCNestLevel();
-	(void) set_config_option("plan_cache_mode", "force_generic_plan", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	/*
-	 * The statements run as the owner: whatever they name must not be looked up
-	 * in the caller's search_path (an operator planted there would run with the
-	 * owner's rights).  They schema-qualify everything; this is the second line.
-	 */
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	GetUserIdAndSecContext(&session->save_user, &session->save_sec);
-	SetUserIdAndSecContext(ledger_owner(), session->save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
-
-/* ledger_end: leave SPI, the owner's identity and the two settings. */
-void
-ledger_end(LedgerSession *session)
-{
-	SPI_finish();
-	SetUserIdAndSecContext(session->save_user, session->save_sec);
-	AtEOXact_GUC(true, session->guc_nest);
-}
-
-/* tenant_allows_negative: the tenant's settings say allow_negative_stock. */
-bool
-tenant_allows_negative(int64 tenant)
+ledger_allows_negative(int64 tenant)
 {
 	Datum		tv[1] = {Int64GetDatum(tenant)};
 	bool		isnull;
-	int			rc = SPI_execute_plan(ledger_plan(PLAN_NEGATIVE_OK), tv, NULL, false, 1);
+	int			rc = SPI_execute_plan(PLAN(ST_NEGATIVE_OK), tv, NULL, false, 1);
 
 	return rc == SPI_OK_SELECT && SPI_processed == 1 &&
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* check_key: the idempotency key, 1 to 255 characters. */
-text *
-check_key(FunctionCallInfo fcinfo, int argno)
+/* refuse_same_locations: a movement goes from one location to another (22023). */
+static void
+refuse_same_locations(int64 from, int64 to)
 {
-	text	   *key;
-	int			len;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("idempotency key must not be null"),
-				 errhint("Send a key that identifies this request, the same on every retry.")));
-	key = PG_GETARG_TEXT_PP(argno);
-	len = pg_mbstrlen_with_len(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
-	if (len < 1 || len > 255)
+	if (from == to)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("idempotency key must have 1 to 255 characters, not %d", len),
-				 errhint("Use a UUID or another key of at most 255 characters.")));
-	/* the extension's own keys (an issued invoice's movements) cannot be taken first */
-	if (VARSIZE_ANY_EXHDR(key) >= 8 && strncmp(VARDATA_ANY(key), "easeinv:", 8) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("idempotency keys starting with \"easeinv:\" are reserved"),
-				 errhint("The extension derives such keys itself (an issued invoice's movements); use another key.")));
-	return key;
-}
-
-/* check_id: a required id argument. */
-int64
-check_id(FunctionCallInfo fcinfo, int argno, const char *what)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	return PG_GETARG_INT64(argno);
-}
-
-/* optional_text: an optional text argument of bounded length, NULL when absent. */
-text *
-optional_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen)
-{
-	text	   *t;
-
-	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return NULL;
-	t = PG_GETARG_TEXT_PP(argno);
-	if (pg_mbstrlen_with_len(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) > maxlen)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must have at most %d characters", what, maxlen)));
-	return t;
-}
-
-/*
- * check_quantity: a finite numeric, positive (or zero when allowed), with at
- * most 4 decimal places and at most 14 digits before the point, as
- * numeric(18,4) stores it.  Returns it unchanged.
- */
-Datum
-check_quantity(Datum qty, const char *what, bool allow_zero)
-{
-	Numeric		n = DatumGetNumeric(qty);
-	int			scale;
-	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
-	Datum		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("100000000000000"),
-											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-
-	if (numeric_is_nan(n) || numeric_is_inf(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a finite number", what)));
-	if (allow_zero ? DatumGetBool(DirectFunctionCall2(numeric_lt, qty, zero))
-		: DatumGetBool(DirectFunctionCall2(numeric_le, qty, zero)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be %s, not %s", what, allow_zero ? "zero or more" : "positive",
-						DatumGetCString(DirectFunctionCall1(numeric_out, qty))),
-				 allow_zero ? errhint("Send the cost per unit, or leave it out.")
-				 : errhint("A movement moves a positive quantity; correct a mistake with a reversing movement.")));
-	/* significant decimals: 30.12500 is as good as 30.125 */
-	scale = DatumGetInt32(DirectFunctionCall1(numeric_min_scale, qty));
-	if (scale > 4)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s %s has more than 4 decimal places", what,
-						DatumGetCString(DirectFunctionCall1(numeric_out, qty))),
-				 errhint("Quantities and costs are kept to 4 decimal places; round before sending.")));
-	if (DatumGetBool(DirectFunctionCall2(numeric_ge, qty, limit)))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s %s is too large", what,
-						DatumGetCString(DirectFunctionCall1(numeric_out, qty))),
-				 errdetail("The largest quantity is 99999999999999.9999.")));
-	return qty;
+				 errmsg("from_location_id and to_location_id are both %lld", (long long) from),
+				 errhint("A movement goes from one location to another.")));
 }
 
 /*
@@ -463,34 +199,21 @@ move_stock(PG_FUNCTION_ARGS)
 	MoveRequest req;
 
 	memset(&req, 0, sizeof(req));
-	req.key = check_key(fcinfo, 0);
-	req.product = check_id(fcinfo, 1, "product_id");
-	req.from = check_id(fcinfo, 2, "from_location_id");
-	req.to = check_id(fcinfo, 3, "to_location_id");
-	if (PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("qty must not be null")));
-	req.qty = check_quantity(PG_GETARG_DATUM(4), "qty", false);
-	if (req.from == req.to)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("from_location_id and to_location_id are both %lld", (long long) req.from),
-				 errhint("A movement goes from one location to another.")));
-	req.reason = optional_text(fcinfo, 5, "reason", 500);
-	req.ref_type = optional_text(fcinfo, 6, "reference_type", 64);
-	req.ref_id = optional_text(fcinfo, 7, "reference_id", 255);
+	req.key = arg_key(fcinfo, 0);
+	req.product = arg_id(fcinfo, 1, "product_id");
+	req.from = arg_id(fcinfo, 2, "from_location_id");
+	req.to = arg_id(fcinfo, 3, "to_location_id");
+	req.qty = arg_quantity(fcinfo, 4, "qty");
+	refuse_same_locations(req.from, req.to);
+	req.reason = arg_text(fcinfo, 5, "reason", 500);
+	req.ref_type = arg_text(fcinfo, 6, "reference_type", 64);
+	req.ref_id = arg_text(fcinfo, 7, "reference_id", 255);
 	req.unit_cost_null = PG_ARGISNULL(8);
 	if (!req.unit_cost_null)
-		req.unit_cost = check_quantity(PG_GETARG_DATUM(8), "unit_cost", true);
-	req.occurred_given = !PG_ARGISNULL(9);
-	req.occurred_at = req.occurred_given ? PG_GETARG_TIMESTAMPTZ(9) : GetCurrentTransactionStartTimestamp();
-	if (req.occurred_given && TIMESTAMP_NOT_FINITE(req.occurred_at))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("occurred_at must be a finite time")));
+		req.unit_cost = arg_check_quantity(PG_GETARG_DATUM(8), "unit_cost", true);
+	req.occurred_at = arg_time(fcinfo, 9, "occurred_at", &req.occurred_given);
 
-	return post_movement(fcinfo, &req);
+	return ledger_post_movement(fcinfo, &req);
 }
 
 /*
@@ -501,11 +224,11 @@ move_stock(PG_FUNCTION_ARGS)
 Datum
 reverse_movement(PG_FUNCTION_ARGS)
 {
-	text	   *key = check_key(fcinfo, 0);
-	int64		original = check_id(fcinfo, 1, "movement_id");
-	text	   *reason = optional_text(fcinfo, 2, "reason", 500);
+	text	   *key = arg_key(fcinfo, 0);
+	int64		original = arg_id(fcinfo, 1, "movement_id");
+	text	   *reason = arg_text(fcinfo, 2, "reason", 500);
 
-	return post_reversal(fcinfo, key, original, reason, false);
+	return ledger_post_reversal(fcinfo, key, original, reason, false);
 }
 
 /*
@@ -528,14 +251,10 @@ refuse_document_movement(int64 tenant, int64 original, const char *key)
 	for (p = key + (cancel ? 15 : 16); *p >= '0' && *p <= '9' && invoice < PG_INT64_MAX / 10; p++)
 		invoice = invoice * 10 + (*p - '0');
 	{
-		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(invoice)};
 		bool		isnull;
 
-		if (SPI_execute_with_args("SELECT COALESCE(i.number, 'draft ' OPERATOR(pg_catalog.||) i.id::pg_catalog.text), "
-								  "i.kind FROM easeinv.invoices i "
-								  "WHERE i.tenant_id OPERATOR(pg_catalog.=) $1 AND i.id OPERATOR(pg_catalog.=) $2",
-								  2, types, v, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		if (SPI_execute_plan(PLAN(ST_DOCUMENT), v, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 			label = psprintf("%s %s",
 							 strcmp(TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
 									"credit_note") == 0 ? "credit note" : "invoice",
@@ -559,23 +278,23 @@ refuse_document_movement(int64 tenant, int64 original, const char *key)
  * that posted a movement (by_document) may reverse it.
  */
 Datum
-post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason, bool by_document)
+ledger_post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason, bool by_document)
 {
 	MoveRequest req;
 	int64		tenant;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	LedgerSession session;
+	OwnerScope session;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	memset(&req, 0, sizeof(req));
 	req.key = key;
 	req.reason = reason;
-	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	tenant = tenant_resolve(TENANT_REQUIRED);
 
-	ledger_begin(&session);
-	tup = find_movement(PLAN_BY_ID, tenant, Int64GetDatum(original), &desc);
+	owner_begin(&session);
+	tup = find_movement(ST_BY_ID, tenant, Int64GetDatum(original), &desc);
 	if (tup == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -586,23 +305,23 @@ post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason, 
 		bool		keynull;
 
 		refuse_document_movement(tenant, original,
-								 TextDatumGetCString(heap_getattr(tup, M_KEY + 1, desc, &keynull)));
+								 TextDatumGetCString(heap_getattr(tup, M_KEY, desc, &keynull)));
 	}
 
 	/* copy what the reversal needs out of SPI memory */
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		req.product = DatumGetInt64(heap_getattr(tup, M_PRODUCT + 1, desc, &isnull));
-		req.from = DatumGetInt64(heap_getattr(tup, M_TO + 1, desc, &isnull));
-		req.to = DatumGetInt64(heap_getattr(tup, M_FROM + 1, desc, &isnull));
-		req.qty = datumCopy(heap_getattr(tup, M_QTY + 1, desc, &isnull), false, -1);
-		req.unit_cost = heap_getattr(tup, M_UNIT_COST + 1, desc, &req.unit_cost_null);
+		req.product = DatumGetInt64(heap_getattr(tup, M_PRODUCT, desc, &isnull));
+		req.from = DatumGetInt64(heap_getattr(tup, M_TO, desc, &isnull));
+		req.to = DatumGetInt64(heap_getattr(tup, M_FROM, desc, &isnull));
+		req.qty = datumCopy(heap_getattr(tup, M_QTY, desc, &isnull), false, -1);
+		req.unit_cost = heap_getattr(tup, M_UNIT_COST, desc, &req.unit_cost_null);
 		if (!req.unit_cost_null)
 			req.unit_cost = datumCopy(req.unit_cost, false, -1);
 		MemoryContextSwitchTo(old);
 	}
-	ledger_end(&session);
+	owner_end(&session);
 
 	req.reverses = original;
 	req.ref_type = cstring_to_text("reversal");
@@ -615,19 +334,19 @@ post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason, 
 	if (req.reason == NULL)
 		req.reason = cstring_to_text("reversal");
 	req.occurred_at = GetCurrentTransactionStartTimestamp();
-	return post_movement(fcinfo, &req);
+	return ledger_post_movement(fcinfo, &req);
 }
 
 /*
  * post_movement: steps 2 to 4 of the file header for a checked request.
  */
 Datum
-post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
+ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	int64		tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	int64		tenant = tenant_resolve(TENANT_REQUIRED);
 	char	   *created_by = GetUserNameFromId(GetUserId(), false);
-	LedgerSession session;
+	OwnerScope session;
 	HeapTuple	stored;
 	TupleDesc	desc;
 	bool		from_internal;
@@ -636,15 +355,11 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	int			rc;
 	Datum		result;
 
-	if (req->from == req->to)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("from_location_id and to_location_id are both %lld", (long long) req->from),
-				 errhint("A movement goes from one location to another.")));
+	refuse_same_locations(req->from, req->to);
 
 	/* what decides the checks below (kinds, track_stock) cannot change while we post */
-	movement_gate(tenant, false);
-	ledger_begin(&session);
+	ledger_gate(tenant, false);
+	owner_begin(&session);
 
 	/*
 	 * 2 and 4. Insert first.  ON CONFLICT DO NOTHING, with no target, covers the
@@ -673,7 +388,7 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	values[11] = TimestampTzGetDatum(req->occurred_at);
 	values[12] = CStringGetTextDatum(created_by);
 
-	rc = SPI_execute_plan(ledger_plan(PLAN_INSERT), values, nulls, false, 1);
+	rc = SPI_execute_plan(PLAN(ST_INSERT), values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "inserting a stock movement failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -682,7 +397,7 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 		 * The key is taken: ours is a replay of its movement.  Otherwise the
 		 * movement being reversed already has a reversal (the other unique index).
 		 */
-		stored = find_movement(PLAN_BY_KEY, tenant, PointerGetDatum(req->key), &desc);
+		stored = find_movement(ST_BY_KEY, tenant, PointerGetDatum(req->key), &desc);
 		if (stored == NULL && req->reverses != 0)
 			report_reversed(tenant, req->reverses);
 		if (stored == NULL)
@@ -691,13 +406,13 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 					 errmsg("could not serialize access due to a concurrent movement with the same idempotency key"),
 					 errhint("Retry the transaction; the retry returns the stored movement.")));
 		check_replay(stored, desc, req);
-		result = result_with_replayed(fcinfo, stored, desc, M_REPLAYED, true, cxt);
-		ledger_end(&session);
+		result = result_replayed(fcinfo, stored, desc, M_NCOLS, true, cxt);
+		owner_end(&session);
 		return result;
 	}
 	stored = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	result = result_with_replayed(fcinfo, stored, desc, M_REPLAYED, false, cxt);
+	result = result_replayed(fcinfo, stored, desc, M_NCOLS, false, cxt);
 
 	/* 3. what the movement refers to */
 	check_refs(tenant, req, &from_internal);
@@ -705,7 +420,7 @@ post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	/* 5. the projection */
 	apply_levels(tenant, req, from_internal);
 
-	ledger_end(&session);
+	owner_end(&session);
 	return result;
 }
 
@@ -714,7 +429,7 @@ static void
 report_reversed(int64 tenant, int64 original)
 {
 	TupleDesc	desc;
-	HeapTuple	prior = find_movement(PLAN_REVERSAL_OF, tenant, Int64GetDatum(original), &desc);
+	HeapTuple	prior = find_movement(ST_REVERSAL_OF, tenant, Int64GetDatum(original), &desc);
 	bool		isnull;
 
 	if (prior != NULL)
@@ -722,20 +437,20 @@ report_reversed(int64 tenant, int64 original)
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("stock movement %lld is already reversed by movement %lld",
 						(long long) original,
-						(long long) DatumGetInt64(heap_getattr(prior, M_ID + 1, desc, &isnull))),
+						(long long) DatumGetInt64(heap_getattr(prior, M_ID, desc, &isnull))),
 				 errhint("A movement is reversed once; retry with the key of that reversal to get it back.")));
 }
 
 /* find_movement: the movement found by a ledger plan (tenant, arg), or NULL. */
 static HeapTuple
-find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc)
+find_movement(LedgerStatement plan, int64 tenant, Datum arg, TupleDesc *desc)
 {
 	Datum		values[2];
 	int			rc;
 
 	values[0] = Int64GetDatum(tenant);
 	values[1] = arg;
-	rc = SPI_execute_plan(ledger_plan(plan), values, NULL, false, 1);
+	rc = SPI_execute_plan(PLAN(plan), values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the stock ledger failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -749,28 +464,15 @@ find_movement(LedgerPlan plan, int64 tenant, Datum arg, TupleDesc *desc)
  * this key; if so and qty is not NULL, *qty is its quantity (in SPI memory).
  */
 bool
-movement_by_key(int64 tenant, text *key, Datum *qty)
+ledger_movement_by_key(int64 tenant, text *key, Datum *qty)
 {
 	TupleDesc	desc;
-	HeapTuple	tup = find_movement(PLAN_BY_KEY, tenant, PointerGetDatum(key), &desc);
+	HeapTuple	tup = find_movement(ST_BY_KEY, tenant, PointerGetDatum(key), &desc);
 	bool		isnull;
 
 	if (tup != NULL && qty != NULL)
-		*qty = heap_getattr(tup, M_QTY + 1, desc, &isnull);
+		*qty = heap_getattr(tup, M_QTY, desc, &isnull);
 	return tup != NULL;
-}
-
-/* same_text: two optional texts are equal byte for byte (a payload is the same or not). */
-bool
-same_text(text *a, Datum b, bool bnull)
-{
-	text	   *bt;
-
-	if (a == NULL || bnull)
-		return a == NULL && bnull;
-	bt = DatumGetTextPP(b);
-	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(bt) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(bt), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
 /*
@@ -780,63 +482,23 @@ same_text(text *a, Datum b, bool bnull)
 static void
 check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req)
 {
-	StringInfoData diff;
-	bool		isnull;
-	Datum		d;
+	ReplayCheck rc;
 
-	initStringInfo(&diff);
-#define DIFFERS(name, first, now) \
-	appendStringInfo(&diff, "%s%s (first %s, now %s)", diff.len ? ", " : "", name, first, now)
-
-	d = heap_getattr(stored, M_PRODUCT + 1, desc, &isnull);
-	if (DatumGetInt64(d) != req->product)
-		DIFFERS("product_id", psprintf(INT64_FORMAT, DatumGetInt64(d)), psprintf(INT64_FORMAT, req->product));
-	d = heap_getattr(stored, M_FROM + 1, desc, &isnull);
-	if (DatumGetInt64(d) != req->from)
-		DIFFERS("from_location_id", psprintf(INT64_FORMAT, DatumGetInt64(d)), psprintf(INT64_FORMAT, req->from));
-	d = heap_getattr(stored, M_TO + 1, desc, &isnull);
-	if (DatumGetInt64(d) != req->to)
-		DIFFERS("to_location_id", psprintf(INT64_FORMAT, DatumGetInt64(d)), psprintf(INT64_FORMAT, req->to));
-	d = heap_getattr(stored, M_QTY + 1, desc, &isnull);
-	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, d, req->qty)))
-		DIFFERS("qty", DatumGetCString(DirectFunctionCall1(numeric_out, d)),
-				DatumGetCString(DirectFunctionCall1(numeric_out, req->qty)));
-	d = heap_getattr(stored, M_REASON + 1, desc, &isnull);
-	if (!same_text(req->reason, d, isnull))
-		DIFFERS("reason", isnull ? "null" : TextDatumGetCString(d),
-				req->reason ? text_to_cstring(req->reason) : "null");
-	d = heap_getattr(stored, M_REFTYPE + 1, desc, &isnull);
-	if (!same_text(req->ref_type, d, isnull))
-		DIFFERS("reference_type", isnull ? "null" : TextDatumGetCString(d),
-				req->ref_type ? text_to_cstring(req->ref_type) : "null");
-	d = heap_getattr(stored, M_REFID + 1, desc, &isnull);
-	if (!same_text(req->ref_id, d, isnull))
-		DIFFERS("reference_id", isnull ? "null" : TextDatumGetCString(d),
-				req->ref_id ? text_to_cstring(req->ref_id) : "null");
-	d = heap_getattr(stored, M_UNIT_COST + 1, desc, &isnull);
-	if (isnull != req->unit_cost_null ||
-		(!isnull && !DatumGetBool(DirectFunctionCall2(numeric_eq, d, req->unit_cost))))
-		DIFFERS("unit_cost", isnull ? "null" : DatumGetCString(DirectFunctionCall1(numeric_out, d)),
-				req->unit_cost_null ? "null" : DatumGetCString(DirectFunctionCall1(numeric_out, req->unit_cost)));
-	d = heap_getattr(stored, M_REVERSES + 1, desc, &isnull);
-	if ((isnull ? 0 : DatumGetInt64(d)) != req->reverses)
-		DIFFERS("reverses_id", isnull ? "null" : psprintf(INT64_FORMAT, DatumGetInt64(d)),
-				req->reverses ? psprintf(INT64_FORMAT, req->reverses) : "null");
+	replay_begin(&rc, stored, desc);
+	replay_int8(&rc, "product_id", M_PRODUCT, req->product, false);
+	replay_int8(&rc, "from_location_id", M_FROM, req->from, false);
+	replay_int8(&rc, "to_location_id", M_TO, req->to, false);
+	replay_numeric(&rc, "qty", M_QTY, req->qty, false);
+	replay_text(&rc, "reason", M_REASON, req->reason);
+	replay_text(&rc, "reference_type", M_REFTYPE, req->ref_type);
+	replay_text(&rc, "reference_id", M_REFID, req->ref_id);
+	replay_numeric(&rc, "unit_cost", M_UNIT_COST, req->unit_cost, req->unit_cost_null);
+	replay_int8(&rc, "reverses_id", M_REVERSES, req->reverses, req->reverses == 0);
 	/* occurred_at defaults to the time of the first call: compare it only when given */
-	d = heap_getattr(stored, M_OCCURRED + 1, desc, &isnull);
-	if (req->occurred_given && DatumGetTimestampTz(d) != req->occurred_at)
-		DIFFERS("occurred_at", DatumGetCString(DirectFunctionCall1(timestamptz_out, d)),
-				DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(req->occurred_at))));
-#undef DIFFERS
-
-	if (diff.len > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("idempotency key \"%s\" was already used for a different movement",
-						text_to_cstring(req->key)),
-				 errdetail("Differs: %s.", diff.data),
-				 errhint("Retry with exactly the first payload to get the stored movement back, or use a new key for a new movement.")));
-	pfree(diff.data);
+	if (req->occurred_given)
+		replay_timestamptz(&rc, "occurred_at", M_OCCURRED, req->occurred_at);
+	replay_end(&rc, req->key, "movement",
+			   "Retry with exactly the first payload to get the stored movement back, or use a new key for a new movement.");
 }
 
 /*
@@ -850,11 +512,11 @@ check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req)
  * SPI_tuptable.
  */
 static void
-read_refs(LedgerPlan which, Datum *values, const char *what)
+read_refs(LedgerStatement which, Datum *values, const char *what)
 {
 	SPITupleTable *first;
 	uint64		n;
-	int			rc = SPI_execute_plan(ledger_plan(which), values, NULL, false, 1);
+	int			rc = SPI_execute_plan(PLAN(which), values, NULL, false, 1);
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(rc));
@@ -862,7 +524,7 @@ read_refs(LedgerPlan which, Datum *values, const char *what)
 		return;
 	first = SPI_tuptable;
 	n = SPI_processed;
-	rc = SPI_execute_snapshot(ledger_plan(which), values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+	rc = SPI_execute_snapshot(PLAN(which), values, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							  true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(rc));
@@ -897,52 +559,84 @@ equal_rows(HeapTuple a, HeapTuple b, TupleDesc desc)
 	return true;
 }
 
-/* check_product: the tenant's product exists, is not deleted and tracks stock. */
-void
-check_product(int64 tenant, int64 product)
+/*
+ * require_product: refuse a product that is missing (or another tenant's:
+ * the two look the same), deleted, or not tracking stock.
+ */
+static void
+require_product(int64 product, bool missing, bool deleted, bool tracks)
 {
-	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(product)};
-	bool		isnull;
-
-	read_refs(PLAN_PRODUCT, values, "the product");
-	if (SPI_processed == 0)
+	if (missing)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("product %lld does not exist", (long long) product),
 				 errhint("Pass the id of a product of the current tenant.")));
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+	if (deleted)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("product %lld is deleted", (long long) product),
 				 errhint("Restore the product (deleted_at = NULL) before moving its stock.")));
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	if (!tracks)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("product %lld does not track stock", (long long) product),
 				 errhint("Set track_stock on the product to keep a ledger of it.")));
 }
 
-/*
- * check_location: the tenant's location exists and is not deleted; returns
- * whether it is internal (warehouse, store, bin).
- */
-bool
-check_location(int64 tenant, int64 location, const char *role)
+/* require_location: refuse a location that is missing or deleted; returns internal. */
+static bool
+require_location(int64 location, const char *role, bool missing, bool deleted, bool internal)
 {
-	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(location)};
-	bool		isnull;
-
-	read_refs(PLAN_LOCATION, values, "the location");
-	if (SPI_processed == 0)
+	if (missing)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("location %lld (%s) does not exist", (long long) location, role),
 				 errhint("Pass the id of a location of the current tenant.")));
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+	if (deleted)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("location %lld (%s) is deleted", (long long) location, role)));
-	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("location %lld (%s) is deleted", (long long) location, role),
+				 errhint("Restore the location (deleted_at = NULL) before moving stock there.")));
+	return internal;
+}
+
+/* bool_col: column col (1-based) of the first row of the last SPI result; NULL is false. */
+static bool
+bool_col(int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+
+	return !*isnull && DatumGetBool(d);
+}
+
+/* ledger_check_product: the tenant's product exists, is not deleted and tracks stock. */
+void
+ledger_check_product(int64 tenant, int64 product)
+{
+	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(product)};
+	bool		isnull;
+	bool		missing;
+
+	read_refs(ST_PRODUCT, values, "the product");
+	missing = SPI_processed == 0;
+	require_product(product, missing, !missing && bool_col(2, &isnull), missing || bool_col(1, &isnull));
+}
+
+/*
+ * ledger_check_location: the tenant's location exists and is not deleted;
+ * returns whether it is internal (warehouse, store, bin).
+ */
+bool
+ledger_check_location(int64 tenant, int64 location, const char *role)
+{
+	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(location)};
+	bool		isnull;
+	bool		missing;
+
+	read_refs(ST_LOCATION, values, "the location");
+	missing = SPI_processed == 0;
+	return require_location(location, role, missing, !missing && bool_col(2, &isnull),
+							!missing && bool_col(1, &isnull));
 }
 
 /*
@@ -956,46 +650,18 @@ check_refs(int64 tenant, MoveRequest *req, bool *from_internal)
 	Datum		values[4] = {Int64GetDatum(tenant), Int64GetDatum(req->product),
 	Int64GetDatum(req->from), Int64GetDatum(req->to)};
 	bool		isnull[6];
-	Datum		col[6];
-	int			i;
 
-	read_refs(PLAN_REFS, values, "the product or locations");
+	read_refs(ST_REFS, values, "the product or locations");
 	if (SPI_processed != 1)
 		elog(ERROR, "reading products and locations returned %llu rows", (unsigned long long) SPI_processed);
-	for (i = 0; i < 6; i++)
-		col[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull[i]);
-
-	if (isnull[0])
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("product %lld does not exist", (long long) req->product),
-				 errhint("Pass the id of a product of the current tenant.")));
-	if (DatumGetBool(col[1]))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("product %lld is deleted", (long long) req->product),
-				 errhint("Restore the product (deleted_at = NULL) before moving its stock.")));
-	if (!DatumGetBool(col[0]))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("product %lld does not track stock", (long long) req->product),
-				 errhint("Set track_stock on the product to keep a ledger of it.")));
-	for (i = 2; i <= 4; i += 2)
-	{
-		int64		location = (i == 2) ? req->from : req->to;
-		const char *role = (i == 2) ? "from_location_id" : "to_location_id";
-
-		if (isnull[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("location %lld (%s) does not exist", (long long) location, role),
-					 errhint("Pass the id of a location of the current tenant.")));
-		if (DatumGetBool(col[i + 1]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("location %lld (%s) is deleted", (long long) location, role)));
-	}
-	*from_internal = DatumGetBool(col[2]);
+	/* columns: track_stock, deleted of the product, then internal, deleted of each location */
+	(void) bool_col(1, &isnull[0]);
+	require_product(req->product, isnull[0], bool_col(2, &isnull[1]), bool_col(1, &isnull[0]));
+	(void) bool_col(3, &isnull[2]);
+	*from_internal = require_location(req->from, "from_location_id", isnull[2], bool_col(4, &isnull[3]),
+									  bool_col(3, &isnull[2]));
+	(void) bool_col(5, &isnull[4]);
+	(void) require_location(req->to, "to_location_id", isnull[4], bool_col(6, &isnull[5]), false);
 }
 
 /*
@@ -1007,11 +673,10 @@ check_refs(int64 tenant, MoveRequest *req, bool *from_internal)
 static void
 apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 {
-	Datum		out = DirectFunctionCall1(numeric_uminus, req->qty);
+	Datum		out = num_neg(req->qty);
 	bool		from_first = req->from < req->to;
 	Datum		values[6];
 	Datum		available = (Datum) 0;
-	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 	bool		isnull;
 	uint64		i;
 	int			rc;
@@ -1022,7 +687,7 @@ apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 	values[3] = from_first ? out : req->qty;
 	values[4] = Int64GetDatum(from_first ? req->to : req->from);
 	values[5] = from_first ? req->qty : out;
-	rc = SPI_execute_plan(ledger_plan(PLAN_LEVELS), values, NULL, false, 2);
+	rc = SPI_execute_plan(PLAN(ST_LEVELS), values, NULL, false, 2);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 2)
 		elog(ERROR, "updating stock_levels failed: %s", SPI_result_code_string(rc));
 	if (!from_internal)
@@ -1030,17 +695,16 @@ apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 	for (i = 0; i < SPI_processed; i++)
 		if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)) == req->from)
 			available = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
-	if (!DatumGetBool(DirectFunctionCall2(numeric_lt, available, zero)))
+	if (!num_lt(available, NUM_ZERO))
 		return;
-	if (tenant_allows_negative(tenant))
+	if (ledger_allows_negative(tenant))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("insufficient stock of product %lld at location %lld",
 					(long long) req->product, (long long) req->from),
 			 errdetail("Moving %s would leave %s available.",
-					   DatumGetCString(DirectFunctionCall1(numeric_out, req->qty)),
-					   DatumGetCString(DirectFunctionCall1(numeric_out, available))),
+					   num_str(req->qty), num_str(available)),
 			 errhint("Receive stock first, move less, or allow negative stock in the tenant's settings "
 					 "(allow_negative_stock).")));
 }
@@ -1051,56 +715,15 @@ apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
  * of the levels takes them in, so that none can deadlock with another.
  */
 void
-lock_levels(int64 tenant, int64 product, int64 a, int64 b)
+ledger_lock_levels(int64 tenant, int64 product, int64 a, int64 b)
 {
-	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	Datum		zero = NUM_ZERO;
 	Datum		values[6] = {Int64GetDatum(tenant), Int64GetDatum(product),
 	Int64GetDatum(a < b ? a : b), zero, Int64GetDatum(a < b ? b : a), zero};
-	int			rc = SPI_execute_plan(ledger_plan(PLAN_LEVELS), values, NULL, false, 2);
+	int			rc = SPI_execute_plan(PLAN(ST_LEVELS), values, NULL, false, 2);
 
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 2)
 		elog(ERROR, "locking stock_levels failed: %s", SPI_result_code_string(rc));
-}
-
-/*
- * result_with_replayed: the function's composite result built from a stored
- * row (its first ncols columns, in order) and a last column, replayed.  Built
- * in cxt, the caller's memory context: it must outlive SPI_finish.
- */
-Datum
-result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, int ncols,
-					 bool replayed, MemoryContext cxt)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	TupleDesc	rdesc;
-	Datum	   *values;
-	bool	   *nulls;
-	int			i;
-	HeapTuple	result;
-	Datum		d;
-
-	/* a caller in C that needs no result (issue_invoice posting stock) */
-	if (fcinfo == NULL)
-	{
-		MemoryContextSwitchTo(old);
-		return (Datum) 0;
-	}
-	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "function result type must be composite");
-	rdesc = BlessTupleDesc(rdesc);
-	if (rdesc->natts != ncols + 1)
-		elog(ERROR, "result type has %d columns, expected %d", rdesc->natts, ncols + 1);
-	values = palloc(sizeof(Datum) * (ncols + 1));
-	nulls = palloc(sizeof(bool) * (ncols + 1));
-	for (i = 0; i < ncols; i++)
-		values[i] = heap_getattr(stored, i + 1, desc, &nulls[i]);
-	values[ncols] = BoolGetDatum(replayed);
-	nulls[ncols] = false;
-	result = heap_form_tuple(rdesc, values, nulls);
-	/* the Datum too is made in cxt: a row with TOASTed values is flattened here */
-	d = HeapTupleGetDatum(result);
-	MemoryContextSwitchTo(old);
-	return d;
 }
 
 /*
@@ -1110,31 +733,9 @@ result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, 
 Datum
 ledger_guard(PG_FUNCTION_ARGS)
 {
-	refuse_change(fcinfo, "ledger_guard", "stock movements",
+	trigger_refuse_change(fcinfo, "ledger_guard", "stock movements",
 				  "Correct a movement with easeinv.reverse_movement(), which posts the opposite movement.");
 	PG_RETURN_NULL();
-}
-
-/*
- * refuse_change: the body of an append-only trigger function: refuses the
- * UPDATE or DELETE it fires for (42501), naming what is append-only.
- */
-void
-refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, const char *hint)
-{
-	TriggerData *td;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("easeinv.%s() can only be called as a trigger", function)));
-	td = (TriggerData *) fcinfo->context;
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("%s are append-only: %s is not allowed", what,
-					TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" :
-					TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) ? "TRUNCATE" : "DELETE"),
-			 errhint("%s", hint)));
 }
 
 /*
@@ -1149,37 +750,25 @@ refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, c
 Datum
 level_add(PG_FUNCTION_ARGS)
 {
-	static Datum limit = (Datum) 0;	/* 10^14, parsed once per backend */
-	Datum		sum = DirectFunctionCall2(numeric_add, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1));
-	Datum		gap = DirectFunctionCall2(numeric_sub, sum, PG_GETARG_DATUM(2));
-	bool		sum_out;
+	Datum		limit = num_const("100000000000000");	/* 10^14 */
+	Datum		sum = num_add(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1));
+	Datum		gap = num_sub(sum, PG_GETARG_DATUM(2));
+	bool		sum_out = num_ge(num_abs(sum), limit);
 
-	if (limit == (Datum) 0)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("100000000000000"),
-									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-		MemoryContextSwitchTo(old);
-	}
-	sum_out = DatumGetBool(DirectFunctionCall2(numeric_ge, DirectFunctionCall1(numeric_abs, sum), limit));
-
-	if (sum_out || DatumGetBool(DirectFunctionCall2(numeric_ge, DirectFunctionCall1(numeric_abs, gap), limit)))
+	if (sum_out || num_ge(num_abs(gap), limit))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the stock level of product %lld at location %lld would be out of range",
 						(long long) PG_GETARG_INT64(3), (long long) PG_GETARG_INT64(4)),
 				 sum_out ?
 				 errdetail("%s and %s make %s; a stock level has at most 14 digits before the point.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(0))),
-						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(1))),
-						   DatumGetCString(DirectFunctionCall1(numeric_out, sum))) :
+						   num_str(PG_GETARG_DATUM(0)), num_str(PG_GETARG_DATUM(1)), num_str(sum)) :
 				 errdetail("On hand and reserved would differ by %s; available, their difference, has at most 14 digits before the point.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out,
-															   DirectFunctionCall1(numeric_abs, gap)))),
+						   num_str(num_abs(gap))),
 				 errhint("Check the quantity; nothing was posted.")));
 	return sum;
 }
+
 
 /*
  * movement_gate: the tenant's movement gate, a lock of the transaction on an
@@ -1200,7 +789,7 @@ level_add(PG_FUNCTION_ARGS)
  * MultiXact, on the busiest rows at every movement.
  */
 void
-movement_gate(int64 tenant, bool exclusive)
+ledger_gate(int64 tenant, bool exclusive)
 {
 	LOCKTAG		tag;
 
@@ -1218,14 +807,13 @@ movement_gate(int64 tenant, bool exclusive)
  * committed while we waited counts, in any isolation level).
  */
 static bool
-history_exists(FunctionCallInfo fcinfo, const char *sql, const char *what)
+history_exists(FunctionCallInfo fcinfo, LedgerStatement which, const char *what)
 {
 	int64		tenant;
 	int64		id;
 	int64		context;
-	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		values[2];
-	LedgerSession session;
+	OwnerScope session;
 	SPIPlanPtr	plan;
 	bool		found;
 	int			pass;
@@ -1237,9 +825,9 @@ history_exists(FunctionCallInfo fcinfo, const char *sql, const char *what)
 	tenant = PG_GETARG_INT64(0);
 	id = PG_GETARG_INT64(1);
 	/* the gate of another tenant is not the caller's to hold */
-	context = easeinv_resolve_tenant(TENANT_OPTIONAL);
-	if (context == 0 && !easeinv_role_bypasses_rls())
-		(void) easeinv_resolve_tenant(TENANT_REQUIRED);	/* raises 42501: no context */
+	context = tenant_resolve(TENANT_OPTIONAL);
+	if (context == 0 && !tenant_role_bypasses_rls())
+		(void) tenant_resolve(TENANT_REQUIRED);	/* raises 42501: no context */
 	if (context != 0 && context != tenant)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1249,10 +837,8 @@ history_exists(FunctionCallInfo fcinfo, const char *sql, const char *what)
 
 	values[0] = Int64GetDatum(tenant);
 	values[1] = Int64GetDatum(id);
-	ledger_begin(&session);
-	plan = SPI_prepare(sql, 2, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	owner_begin(&session);
+	plan = PLAN(which);
 	found = false;
 	for (pass = 0; pass < 2 && !found; pass++)
 	{
@@ -1261,7 +847,7 @@ history_exists(FunctionCallInfo fcinfo, const char *sql, const char *what)
 
 		if (pass == 1)
 		{
-			movement_gate(tenant, true);
+			ledger_gate(tenant, true);
 			rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
 									  true, false, 1);
 		}
@@ -1271,7 +857,7 @@ history_exists(FunctionCallInfo fcinfo, const char *sql, const char *what)
 			elog(ERROR, "reading the history of a %s failed", what);
 		found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	ledger_end(&session);
+	owner_end(&session);
 	return found;
 }
 
@@ -1283,16 +869,9 @@ history_exists(FunctionCallInfo fcinfo, const char *sql, const char *what)
 Datum
 location_history_exists(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(history_exists(fcinfo,
-								  "SELECT EXISTS (SELECT 1 FROM easeinv.stock_levels s"
-								  " WHERE s.tenant_id OPERATOR(pg_catalog.=) $1 AND s.location_id OPERATOR(pg_catalog.=) $2)"
-								  " OR EXISTS (SELECT 1 FROM easeinv.stock_movements m"
-								  " WHERE m.tenant_id OPERATOR(pg_catalog.=) $1"
-								  " AND (m.from_location_id OPERATOR(pg_catalog.=) $2 OR m.to_location_id OPERATOR(pg_catalog.=) $2))"
-								  " OR EXISTS (SELECT 1 FROM easeinv.stock_reservations r"
-								  " WHERE r.tenant_id OPERATOR(pg_catalog.=) $1 AND r.location_id OPERATOR(pg_catalog.=) $2)",
-								  "location"));
+	PG_RETURN_BOOL(history_exists(fcinfo, ST_LOCATION_HISTORY, "location"));
 }
+
 
 /*
  * product_history_exists(tenant bigint, product bigint) returns boolean:
@@ -1303,16 +882,5 @@ location_history_exists(PG_FUNCTION_ARGS)
 Datum
 product_history_exists(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(history_exists(fcinfo,
-								  "SELECT EXISTS (SELECT 1 FROM easeinv.stock_levels s"
-								  " WHERE s.tenant_id OPERATOR(pg_catalog.=) $1 AND s.product_id OPERATOR(pg_catalog.=) $2)"
-								  " OR EXISTS (SELECT 1 FROM easeinv.stock_movements m"
-								  " WHERE m.tenant_id OPERATOR(pg_catalog.=) $1 AND m.product_id OPERATOR(pg_catalog.=) $2)"
-								  " OR EXISTS (SELECT 1 FROM easeinv.stock_reservations r"
-								  " WHERE r.tenant_id OPERATOR(pg_catalog.=) $1 AND r.product_id OPERATOR(pg_catalog.=) $2)"
-								  " OR EXISTS (SELECT 1 FROM easeinv.invoice_lines l JOIN easeinv.invoices i"
-								  " ON i.tenant_id OPERATOR(pg_catalog.=) l.tenant_id AND i.id OPERATOR(pg_catalog.=) l.invoice_id"
-								  " WHERE l.tenant_id OPERATOR(pg_catalog.=) $1 AND l.product_id OPERATOR(pg_catalog.=) $2"
-								  " AND i.status OPERATOR(pg_catalog.<>) 'draft')",
-								  "product"));
+	PG_RETURN_BOOL(history_exists(fcinfo, ST_PRODUCT_HISTORY, "product"));
 }

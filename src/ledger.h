@@ -1,16 +1,17 @@
 /*-------------------------------------------------------------------------
  * ledger.h
- *	  What ledger.c shares with the other writers of the ledger (reservations.c).
+ *	  What ledger.c offers the other writers of stock (reservations.c,
+ *	  invoice_issue.c, imports.c): posting movements, the movement gate, the
+ *	  checks of products and locations, the level rows.
  *-------------------------------------------------------------------------
  */
 #ifndef EASEINV_LEDGER_H
 #define EASEINV_LEDGER_H
 
-#include "fmgr.h"
-#include "executor/spi.h"
-#include "access/htup.h"
-#include "access/tupdesc.h"
+#include "postgres.h"
+
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 
 /* A movement request, as checked arguments. */
 typedef struct MoveRequest
@@ -30,78 +31,35 @@ typedef struct MoveRequest
 	bool		occurred_given;
 } MoveRequest;
 
-/* argument checks (22004, 22023, 22003) */
-extern text *check_key(FunctionCallInfo fcinfo, int argno);
-extern int64 check_id(FunctionCallInfo fcinfo, int argno, const char *what);
-extern text *optional_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen);
-extern Datum check_quantity(Datum qty, const char *what, bool allow_zero);
-
-/* inside SPI, as the ledger owner: the tenant's product and location must be usable */
-extern void check_product(int64 tenant, int64 product);
-extern bool check_location(int64 tenant, int64 location, const char *role);
-
-/* inside SPI: the tenant's ledger has a movement with this key (and its quantity) */
-extern bool movement_by_key(int64 tenant, text *key, Datum *qty);
-
-/* the installed SQL has 0.5.0's objects; a statement rewritten for what is installed (ledger.c) */
-extern bool easeinv_sql_050(void);
-extern char *sql_for_installed(const char *sql);
-
-/* an SPI plan prepared once and kept for the life of the backend */
-extern SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types);
-
-/* the plan in *slot, prepared and kept on first use */
-extern SPIPlanPtr kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types);
-
-/* the role the ledger's statements run as */
-extern Oid	ledger_owner(void);
-
-/*
- * A stretch of SPI work run as the ledger's owner with generic plans:
- * ledger_begin() switches to the owner, sets plan_cache_mode and connects SPI;
- * ledger_end() undoes all three.  (On error, transaction abort does.)
- */
-typedef struct LedgerSession
-{
-	Oid			save_user;
-	int			save_sec;
-	int			guc_nest;
-} LedgerSession;
-
-extern void ledger_begin(LedgerSession *session);
-extern void ledger_end(LedgerSession *session);
-
-/* inside SPI: whether the tenant's settings allow negative stock */
-extern bool tenant_allows_negative(int64 tenant);
-
-/* an optional text argument equals a stored optional text, byte for byte */
-extern bool same_text(text *a, Datum b, bool bnull);
-
-/* inside SPI: create and lock both level rows, lower location id first */
-extern void lock_levels(int64 tenant, int64 product, int64 a, int64 b);
-
-/* the function's composite result: a stored row's first ncols columns, then replayed */
-extern Datum result_with_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, int ncols,
-								  bool replayed, MemoryContext cxt);
-
 /* post a checked movement (replay check, insert, levels); returns easeinv.movement */
-extern Datum post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
+extern Datum ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req);
 
 /*
  * post the reversal of a movement (fcinfo NULL: no result wanted); by_document:
  * the caller is the document that posted it (cancel_invoice), the only one
  * that may reverse a movement a document posted
  */
-extern Datum post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason, bool by_document);
+extern Datum ledger_post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *reason,
+								  bool by_document);
 
 /*
  * the tenant's movement gate: every writer of movements and reservations
  * passes it shared before it reads what decides its checks; the guards that
- * change what decides them take it exclusive (ledger.c)
+ * change what decides them take it exclusive
  */
-extern void movement_gate(int64 tenant, bool exclusive);
+extern void ledger_gate(int64 tenant, bool exclusive);
 
-/* an append-only trigger's refusal (42501) */
-extern void refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what, const char *hint);
+/* inside an owner scope: the tenant's product and location must be usable */
+extern void ledger_check_product(int64 tenant, int64 product);
+extern bool ledger_check_location(int64 tenant, int64 location, const char *role);
+
+/* inside an owner scope: the tenant's ledger has a movement with this key (and its quantity) */
+extern bool ledger_movement_by_key(int64 tenant, text *key, Datum *qty);
+
+/* inside an owner scope: whether the tenant's settings allow negative stock */
+extern bool ledger_allows_negative(int64 tenant);
+
+/* inside an owner scope: create and lock both level rows, lower location id first */
+extern void ledger_lock_levels(int64 tenant, int64 product, int64 a, int64 b);
 
 #endif							/* EASEINV_LEDGER_H */

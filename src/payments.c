@@ -22,6 +22,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
+#include "legacy.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 #include "gst.h"
 #include "invoice.h"
 #include "ledger.h"
@@ -118,7 +126,7 @@ stored_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memor
 	if (stored == NULL)
 		return false;
 	check_payment_replay(stored, desc, req);
-	*result = result_with_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
+	*result = result_replayed(fcinfo, stored, desc, P_NCOLS, true, cxt);
 	return true;
 }
 
@@ -262,7 +270,7 @@ store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memory
 					 errhint("Retry the transaction; the retry returns the stored payment.")));
 		return result;
 	}
-	result = result_with_replayed(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, P_NCOLS, false, cxt);
+	result = result_replayed(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, P_NCOLS, false, cxt);
 
 	pv[0] = Int64GetDatum(tenant);
 	pv[1] = Int64GetDatum(req->invoice);
@@ -287,14 +295,14 @@ record_payment(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 	PaymentRequest req;
 	int64		tenant;
-	LedgerSession session;
+	OwnerScope session;
 	PayInvoice	inv;
 	Datum		result;
 	int			i;
 
 	memset(&req, 0, sizeof(req));
-	req.key = check_key(fcinfo, 0);
-	req.invoice = check_id(fcinfo, 1, "invoice_id");
+	req.key = arg_key(fcinfo, 0);
+	req.invoice = arg_id(fcinfo, 1, "invoice_id");
 	req.amount = gst_check_numeric(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "amount", 2, "0.01", "9999999999999.99");
 	req.amount_given = true;
 	if (PG_ARGISNULL(3))
@@ -317,14 +325,14 @@ record_payment(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("paid_at must be a finite time")));
-	req.reference = optional_text(fcinfo, 5, "reference", 200);
-	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	req.reference = arg_text(fcinfo, 5, "reference", 200);
+	tenant = tenant_resolve(TENANT_REQUIRED);
 	req.created_by = GetUserNameFromId(GetUserId(), false);
 
-	ledger_begin(&session);
+	owner_begin(&session);
 	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
 	{
-		ledger_end(&session);
+		owner_end(&session);
 		return result;
 	}
 
@@ -335,7 +343,7 @@ record_payment(PG_FUNCTION_ARGS)
 	 */
 	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
 	{
-		ledger_end(&session);
+		owner_end(&session);
 		return result;
 	}
 	if (strcmp(inv.kind, "invoice") != 0)
@@ -357,7 +365,7 @@ record_payment(PG_FUNCTION_ARGS)
 				 errhint("Record at most the balance due.")));
 
 	result = store_payment(fcinfo, tenant, &req, cxt);
-	ledger_end(&session);
+	owner_end(&session);
 	return result;
 }
 
@@ -371,7 +379,7 @@ refund_payment(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 	PaymentRequest req;
 	int64		tenant;
-	LedgerSession session;
+	OwnerScope session;
 	PayInvoice	inv;
 	Datum		result;
 	Datum		left;
@@ -380,20 +388,20 @@ refund_payment(PG_FUNCTION_ARGS)
 
 	memset(&req, 0, sizeof(req));
 	req.refund = true;
-	req.key = check_key(fcinfo, 0);
-	req.refunds = check_id(fcinfo, 1, "payment_id");
+	req.key = arg_key(fcinfo, 0);
+	req.refunds = arg_id(fcinfo, 1, "payment_id");
 	req.amount_given = !PG_ARGISNULL(2);
 	if (req.amount_given)
 		req.amount = gst_check_numeric(PG_GETARG_DATUM(2), false, "amount", 2, "0.01", "9999999999999.99");
-	req.reference = optional_text(fcinfo, 3, "reference", 200);
+	req.reference = arg_text(fcinfo, 3, "reference", 200);
 	req.paid_at = GetCurrentTransactionStartTimestamp();
-	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	tenant = tenant_resolve(TENANT_REQUIRED);
 	req.created_by = GetUserNameFromId(GetUserId(), false);
 
-	ledger_begin(&session);
+	owner_begin(&session);
 	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
 	{
-		ledger_end(&session);
+		owner_end(&session);
 		return result;
 	}
 
@@ -421,7 +429,7 @@ refund_payment(PG_FUNCTION_ARGS)
 	/* a session with the same key may have committed while this one waited */
 	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
 	{
-		ledger_end(&session);
+		owner_end(&session);
 		return result;
 	}
 	{
@@ -451,7 +459,7 @@ refund_payment(PG_FUNCTION_ARGS)
 				 errhint("Refund at most what is left of the payment.")));
 
 	result = store_payment(fcinfo, tenant, &req, cxt);
-	ledger_end(&session);
+	owner_end(&session);
 	return result;
 }
 
@@ -465,7 +473,7 @@ append_only(PG_FUNCTION_ARGS)
 	TriggerData *td = CALLED_AS_TRIGGER(fcinfo) ? (TriggerData *) fcinfo->context : NULL;
 
 	/* a second argument, where given, is the hint (the TRUNCATE guards of other tables) */
-	refuse_change(fcinfo, "append_only",
+	trigger_refuse_change(fcinfo, "append_only",
 				  td && td->tg_trigger->tgnargs > 0 ? td->tg_trigger->tgargs[0] : "rows of this table",
 				  td && td->tg_trigger->tgnargs > 1 ? td->tg_trigger->tgargs[1] :
 				  "Correct a payment with easeinv.refund_payment().");

@@ -19,6 +19,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
+#include "legacy.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 #include "ledger.h"
 
 #include "access/htup_details.h"
@@ -136,7 +144,7 @@ reservation_plan(ReservationPlan which)
 		default:
 			break;
 	}
-	rplans[which] = prepare_kept(sql[which], nargs, types);
+	rplans[which] = plan_prepare_kept(sql[which], nargs, types);
 	return rplans[which];
 }
 
@@ -211,7 +219,7 @@ add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool chec
 	available = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!check || !DatumGetBool(DirectFunctionCall2(numeric_lt, available, zero)))
 		return;
-	if (tenant_allows_negative(tenant))
+	if (ledger_allows_negative(tenant))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
@@ -231,14 +239,14 @@ Datum
 reserve_stock(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	text	   *key = check_key(fcinfo, 0);
-	int64		product = check_id(fcinfo, 1, "product_id");
-	int64		location = check_id(fcinfo, 2, "location_id");
+	text	   *key = arg_key(fcinfo, 0);
+	int64		product = arg_id(fcinfo, 1, "product_id");
+	int64		location = arg_id(fcinfo, 2, "location_id");
 	Datum		qty;
-	text	   *ref_type = optional_text(fcinfo, 4, "reference_type", 64);
-	text	   *ref_id = optional_text(fcinfo, 5, "reference_id", 255);
+	text	   *ref_type = arg_text(fcinfo, 4, "reference_type", 64);
+	text	   *ref_id = arg_text(fcinfo, 5, "reference_id", 255);
 	int64		tenant;
-	LedgerSession session;
+	OwnerScope session;
 	HeapTuple	tup;
 	Datum		result;
 	bool		replayed = false;
@@ -247,12 +255,12 @@ reserve_stock(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("qty must not be null")));
-	qty = check_quantity(PG_GETARG_DATUM(3), "qty", false);
-	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+	qty = arg_check_quantity(PG_GETARG_DATUM(3), "qty", false);
+	tenant = tenant_resolve(TENANT_REQUIRED);
 	/* whether the location holds stock decides the check below: pass the movement gate */
-	movement_gate(tenant, false);
+	ledger_gate(tenant, false);
 
-	ledger_begin(&session);
+	owner_begin(&session);
 
 	tup = find_reservation(RPLAN_BY_KEY, tenant, PointerGetDatum(key));
 	if (tup == NULL)
@@ -261,8 +269,8 @@ reserve_stock(PG_FUNCTION_ARGS)
 		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ref_type ? ' ' : 'n', ref_id ? ' ' : 'n'};
 		int			rc;
 
-		check_product(tenant, product);
-		if (!check_location(tenant, location, "location_id"))
+		ledger_check_product(tenant, product);
+		if (!ledger_check_location(tenant, location, "location_id"))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("location %lld is not an internal location", (long long) location),
@@ -280,9 +288,9 @@ reserve_stock(PG_FUNCTION_ARGS)
 		if (SPI_processed == 1)
 		{
 			tup = SPI_tuptable->vals[0];
-			result = result_with_replayed(fcinfo, tup, SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
+			result = result_replayed(fcinfo, tup, SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
 			add_reserved(tenant, product, location, qty, true);
-			ledger_end(&session);
+			owner_end(&session);
 			return result;
 		}
 		/* a concurrent session with the same key committed first */
@@ -329,9 +337,9 @@ reserve_stock(PG_FUNCTION_ARGS)
 					 errdetail("Differs: %s.", diff.data),
 					 errhint("Retry with exactly the first payload, or use a new key.")));
 		replayed = true;
-		result = result_with_replayed(fcinfo, tup, desc, R_NCOLS, replayed, cxt);
+		result = result_replayed(fcinfo, tup, desc, R_NCOLS, replayed, cxt);
 	}
-	ledger_end(&session);
+	owner_end(&session);
 	return result;
 }
 
@@ -343,10 +351,10 @@ Datum
 release_reservation(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	text	   *key = check_key(fcinfo, 0);
-	int64		id = check_id(fcinfo, 1, "reservation_id");
-	int64		tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
-	LedgerSession session;
+	text	   *key = arg_key(fcinfo, 0);
+	int64		id = arg_id(fcinfo, 1, "reservation_id");
+	int64		tenant = tenant_resolve(TENANT_REQUIRED);
+	OwnerScope session;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -355,7 +363,7 @@ release_reservation(PG_FUNCTION_ARGS)
 	Datum		result;
 	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 
-	ledger_begin(&session);
+	owner_begin(&session);
 
 	tup = lock_reservation(tenant, id);
 	desc = SPI_tuptable->tupdesc;
@@ -367,8 +375,8 @@ release_reservation(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("stock reservation %lld was already released with another key", (long long) id),
 					 errhint("Retry with the key of that release to get it back.")));
-		result = result_with_replayed(fcinfo, tup, desc, R_NCOLS, true, cxt);
-		ledger_end(&session);
+		result = result_replayed(fcinfo, tup, desc, R_NCOLS, true, cxt);
+		owner_end(&session);
 		return result;
 	}
 	remaining = remaining_of(tup, desc);
@@ -385,10 +393,10 @@ release_reservation(PG_FUNCTION_ARGS)
 		rc = SPI_execute_plan(reservation_plan(RPLAN_UPDATE), values, NULL, false, 1);
 		if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 			elog(ERROR, "releasing a stock reservation failed: %s", SPI_result_code_string(rc));
-		result = result_with_replayed(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
+		result = result_replayed(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
 		add_reserved(tenant, product, location, DirectFunctionCall1(numeric_uminus, remaining), false);
 	}
-	ledger_end(&session);
+	owner_end(&session);
 	return result;
 }
 
@@ -404,7 +412,7 @@ consume_reservation(PG_FUNCTION_ARGS)
 	MoveRequest req;
 	int64		id;
 	int64		tenant;
-	LedgerSession session;
+	OwnerScope session;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	Datum		remaining;
@@ -414,15 +422,15 @@ consume_reservation(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	memset(&req, 0, sizeof(req));
-	req.key = check_key(fcinfo, 0);
-	id = check_id(fcinfo, 1, "reservation_id");
-	req.to = check_id(fcinfo, 2, "to_location_id");
+	req.key = arg_key(fcinfo, 0);
+	id = arg_id(fcinfo, 1, "reservation_id");
+	req.to = arg_id(fcinfo, 2, "to_location_id");
 	qty_given = !PG_ARGISNULL(3);
 	if (qty_given)
-		req.qty = check_quantity(PG_GETARG_DATUM(3), "qty", false);
-	tenant = easeinv_resolve_tenant(TENANT_REQUIRED);
+		req.qty = arg_check_quantity(PG_GETARG_DATUM(3), "qty", false);
+	tenant = tenant_resolve(TENANT_REQUIRED);
 
-	ledger_begin(&session);
+	owner_begin(&session);
 
 	/* lock the reservation: consumptions and releases of it go one at a time */
 	tup = lock_reservation(tenant, id);
@@ -435,7 +443,7 @@ consume_reservation(PG_FUNCTION_ARGS)
 	 * A retry of a consumption that happened: post_movement replays it.  With no
 	 * qty given, the retry means what the first call meant, the stored quantity.
 	 */
-	if (!movement_by_key(tenant, req.key, qty_given ? NULL : &req.qty))
+	if (!ledger_movement_by_key(tenant, req.key, qty_given ? NULL : &req.qty))
 	{
 		Datum		values[5];
 		char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
@@ -468,7 +476,7 @@ consume_reservation(PG_FUNCTION_ARGS)
 		if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 			elog(ERROR, "consuming a stock reservation failed: %s", SPI_result_code_string(rc));
 		/* both level rows first, in the common order, then the reserved stock */
-		lock_levels(tenant, req.product, req.from, req.to);
+		ledger_lock_levels(tenant, req.product, req.from, req.to);
 		add_reserved(tenant, req.product, req.from, DirectFunctionCall1(numeric_uminus, req.qty), false);
 	}
 
@@ -485,6 +493,6 @@ consume_reservation(PG_FUNCTION_ARGS)
 	}
 	req.unit_cost_null = true;
 	req.occurred_at = GetCurrentTransactionStartTimestamp();
-	ledger_end(&session);
-	return post_movement(fcinfo, &req);
+	owner_end(&session);
+	return ledger_post_movement(fcinfo, &req);
 }

@@ -39,6 +39,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
+#include "legacy.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 
 #include "access/table.h"
 #include "access/tableam.h"
@@ -87,7 +95,7 @@ static bool empty_before_statement(Oid relid);
  * statement and table (a COPY into a partitioned table loads several).
  */
 bool
-easeinv_restoring(Oid relid)
+restore_in_progress(Oid relid)
 {
 	Portal		portal = ActivePortal;
 	int			i;
@@ -99,9 +107,9 @@ easeinv_restoring(Oid relid)
 	if (!superuser() || row_security)
 		return false;
 
-	if (cache_lxid != EASEINV_MY_LXID || cache_cid != GetCurrentCommandId(false))
+	if (cache_lxid != COMPAT_MY_LXID || cache_cid != GetCurrentCommandId(false))
 	{
-		cache_lxid = EASEINV_MY_LXID;
+		cache_lxid = COMPAT_MY_LXID;
 		cache_cid = GetCurrentCommandId(false);
 		cache_used = 0;
 	}
@@ -140,7 +148,7 @@ restoring_uncached(Portal portal, Oid relid)
 		  (get_rel_relispartition(relid) && list_member_oid(get_partition_ancestors(relid), target))))
 		return false;
 	/* reads easeinv.tenants */
-	if (easeinv_resolve_tenant(TENANT_OPTIONAL) != 0)
+	if (tenant_resolve(TENANT_OPTIONAL) != 0)
 		return false;
 	return empty_before_statement(relid);
 }
@@ -195,5 +203,5 @@ restoring(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(easeinv_restoring(PG_GETARG_OID(0)));
+	PG_RETURN_BOOL(restore_in_progress(PG_GETARG_OID(0)));
 }

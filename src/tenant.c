@@ -40,6 +40,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "args.h"
+#include "legacy.h"
+#include "numbers.h"
+#include "owner.h"
+#include "plans.h"
+#include "replay.h"
+#include "result.h"
+#include "triggers.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -70,15 +78,6 @@
 PG_FUNCTION_INFO_V1(current_tenant);
 PG_FUNCTION_INFO_V1(set_tenant);
 PG_FUNCTION_INFO_V1(current_tenant_if_any);
-
-/* JSON parser callbacks return an error code from PostgreSQL 16 on. */
-#if PG_VERSION_NUM >= 160000
-#define JSON_CB_TYPE	JsonParseErrorType
-#define JSON_CB_OK		return JSON_SUCCESS
-#else
-#define JSON_CB_TYPE	void
-#define JSON_CB_OK		return
-#endif
 
 #define TENANT_HINT \
 	"Call easeinv.set_tenant(<id>) or SET LOCAL easeinv.tenant_id = '<id>' inside the transaction, " \
@@ -132,24 +131,18 @@ typedef struct ClaimSearch
 } ClaimSearch;
 
 static int64 parse_tenant_text(const char *text, const char *source);
-static struct config_generic *lookup_guc(const char *name);
 static SourceScope source_scope(const char *name, const char *value, const char *claims);
 static SourceScope leader_scope(const char *name);
 static char *scope_decision(const char *guc, const char *claims);
 static bool check_parallel_scope(char **newval, void **extra, GucSource source);
-#if PG_VERSION_NUM >= 180000
-static void tenant_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count);
-#else
-static void tenant_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-								bool execute_once);
-#endif
+static void tenant_executor_run(COMPAT_EXECUTOR_RUN_PARAMS);
 static int64 tenant_from_claims(const char *claims);
 static void no_context_error(const char *claims, bool guc_ignored, bool claims_ignored) pg_attribute_noreturn();
 static void check_tenant_active(int64 tenant);
 static bool claims_equal(const char *a, const char *b);
-static JSON_CB_TYPE claim_field_start(void *state, char *fname, bool isnull);
-static JSON_CB_TYPE claim_scalar(void *state, char *token, JsonTokenType tokentype);
-static JSON_CB_TYPE claim_struct_start(void *state);
+static COMPAT_JSON_CB_TYPE claim_field_start(void *state, char *fname, bool isnull);
+static COMPAT_JSON_CB_TYPE claim_scalar(void *state, char *token, JsonTokenType tokentype);
+static COMPAT_JSON_CB_TYPE claim_struct_start(void *state);
 
 /*
  * easeinv_tenant_init: reset the cache when the library is loaded, define the
@@ -157,7 +150,7 @@ static JSON_CB_TYPE claim_struct_start(void *state);
  * install the hook that writes it.
  */
 void
-easeinv_tenant_init(void)
+tenant_init(void)
 {
 	memset(&cache, 0, sizeof(cache));
 
@@ -219,13 +212,8 @@ scope_decision(const char *guc, const char *claims)
  * inside a parallel operation (GUCs are frozen there, and the decision written
  * before it still holds).
  */
-#if PG_VERSION_NUM >= 180000
 static void
-tenant_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count)
-#else
-static void
-tenant_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
-#endif
+tenant_executor_run(COMPAT_EXECUTOR_RUN_PARAMS)
 {
 	if (queryDesc->plannedstmt != NULL && queryDesc->plannedstmt->parallelModeNeeded &&
 		!IsInParallelMode() && !IsParallelWorker() && IsTransactionState())
@@ -253,17 +241,10 @@ tenant_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		}
 		pfree(decision);
 	}
-#if PG_VERSION_NUM >= 180000
 	if (prev_executor_run)
-		prev_executor_run(queryDesc, direction, count);
+		prev_executor_run(COMPAT_EXECUTOR_RUN_ARGS);
 	else
-		standard_ExecutorRun(queryDesc, direction, count);
-#else
-	if (prev_executor_run)
-		prev_executor_run(queryDesc, direction, count, execute_once);
-	else
-		standard_ExecutorRun(queryDesc, direction, count, execute_once);
-#endif
+		standard_ExecutorRun(COMPAT_EXECUTOR_RUN_ARGS);
 }
 
 /* claims_equal: NULL-safe string equality. */
@@ -284,7 +265,7 @@ claims_equal(const char *a, const char *b)
  * are ignored (see the file header).
  */
 int64
-easeinv_resolve_tenant(TenantLookup mode)
+tenant_resolve(TenantLookup mode)
 {
 	const char *guc = easeinv_tenant_guc ? easeinv_tenant_guc : "";
 	const char *claims = GetConfigOption(EASEINV_JWT_CLAIMS_GUC, true, false);
@@ -308,7 +289,7 @@ easeinv_resolve_tenant(TenantLookup mode)
 	claims_scope = claims != NULL ? source_scope(EASEINV_JWT_CLAIMS_GUC, guc, claims) : SCOPE_ABSENT;
 
 	if (cache.valid &&
-		cache.lxid == EASEINV_MY_LXID &&
+		cache.lxid == COMPAT_MY_LXID &&
 		cache.guc_scope == (int) guc_scope &&
 		cache.claims_scope == (int) claims_scope &&
 		strcmp(cache.guc, guc) == 0 &&
@@ -356,7 +337,7 @@ easeinv_resolve_tenant(TenantLookup mode)
 			cache.claims = claims ? MemoryContextStrdup(TopMemoryContext, claims) : NULL;
 			strlcpy(cache.guc, guc, MAX_CACHED_GUC);
 			strlcpy(cache.claim_name, easeinv_jwt_claim, sizeof(cache.claim_name));
-			cache.lxid = EASEINV_MY_LXID;
+			cache.lxid = COMPAT_MY_LXID;
 			cache.guc_scope = (int) guc_scope;
 			cache.claims_scope = (int) claims_scope;
 			cache.tenant = tenant;
@@ -407,62 +388,6 @@ no_context_error(const char *claims, bool guc_ignored, bool claims_ignored)
 			 errhint(TENANT_HINT)));
 }
 
-#if PG_VERSION_NUM < 160000
-/* guc_name_compare: guc.c's order of GUC names (ASCII case folded, signed chars). */
-static int
-guc_name_compare(const char *namea, const char *nameb)
-{
-	while (*namea && *nameb)
-	{
-		char		cha = *namea++;
-		char		chb = *nameb++;
-
-		if (cha >= 'A' && cha <= 'Z')
-			cha += 'a' - 'A';
-		if (chb >= 'A' && chb <= 'Z')
-			chb += 'a' - 'A';
-		if (cha != chb)
-			return cha - chb;
-	}
-	if (*namea)
-		return 1;
-	if (*nameb)
-		return -1;
-	return 0;
-}
-#endif
-
-/*
- * lookup_guc: the GUC's record, or NULL when it does not exist.  Called on
- * every resolve (the scopes are part of the cache key), so before PostgreSQL
- * 16 a binary search of guc.c's array, which it keeps sorted by name (its own
- * find_option searches it the same way).
- */
-static struct config_generic *
-lookup_guc(const char *name)
-{
-#if PG_VERSION_NUM >= 160000
-	return find_option(name, false, true, ERROR);
-#else
-	struct config_generic **vars = get_guc_variables();
-	int			lo = 0;
-	int			hi = GetNumConfigOptions() - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-		int			c = guc_name_compare(vars[mid]->name, name);
-
-		if (c == 0)
-			return vars[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
-#endif
-}
 
 /*
  * leader_scope: where the non-blank value of GUC `name` comes from, read from
@@ -476,7 +401,7 @@ lookup_guc(const char *name)
 static SourceScope
 leader_scope(const char *name)
 {
-	struct config_generic *gconf = lookup_guc(name);
+	struct config_generic *gconf = compat_find_guc(name);
 
 	if (gconf == NULL || gconf->stack == NULL)
 		return SCOPE_SESSION;
@@ -560,7 +485,7 @@ bad:
 }
 
 /* claim_field_start: note whether a top-level key is the tenant claim. */
-static JSON_CB_TYPE
+static COMPAT_JSON_CB_TYPE
 claim_field_start(void *state, char *fname, bool isnull)
 {
 	ClaimSearch *cs = (ClaimSearch *) state;
@@ -575,11 +500,11 @@ claim_field_start(void *state, char *fname, bool isnull)
 		cs->type = JSON_TOKEN_NULL;
 		cs->value = NULL;
 	}
-	JSON_CB_OK;
+	COMPAT_JSON_CB_OK;
 }
 
 /* claim_struct_start: the claim's value is an object or array, not a tenant. */
-static JSON_CB_TYPE
+static COMPAT_JSON_CB_TYPE
 claim_struct_start(void *state)
 {
 	ClaimSearch *cs = (ClaimSearch *) state;
@@ -589,11 +514,11 @@ claim_struct_start(void *state)
 		cs->type = JSON_TOKEN_OBJECT_START;
 		cs->in_claim = false;
 	}
-	JSON_CB_OK;
+	COMPAT_JSON_CB_OK;
 }
 
 /* claim_scalar: capture the claim's scalar value. */
-static JSON_CB_TYPE
+static COMPAT_JSON_CB_TYPE
 claim_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	ClaimSearch *cs = (ClaimSearch *) state;
@@ -604,7 +529,7 @@ claim_scalar(void *state, char *token, JsonTokenType tokentype)
 		cs->value = token;
 		cs->in_claim = false;
 	}
-	JSON_CB_OK;
+	COMPAT_JSON_CB_OK;
 }
 
 /*
@@ -623,11 +548,7 @@ tenant_from_claims(const char *claims)
 
 	memset(&cs, 0, sizeof(cs));
 	memset(&sem, 0, sizeof(sem));
-#if PG_VERSION_NUM >= 170000
-	lex = makeJsonLexContextCstringLen(NULL, copy, strlen(copy), GetDatabaseEncoding(), true);
-#else
-	lex = makeJsonLexContextCstringLen(copy, strlen(copy), GetDatabaseEncoding(), true);
-#endif
+	lex = compat_json_lexer(copy, strlen(copy), true);
 	cs.lex = lex;
 	cs.claim = easeinv_jwt_claim ? easeinv_jwt_claim : "tenant_id";
 	sem.semstate = &cs;
@@ -701,11 +622,7 @@ check_tenant_active(int64 tenant)
 				 errhint("Run CREATE EXTENSION easeinv.")));
 
 	rel = table_open(relid, AccessShareLock);
-#if PG_VERSION_NUM >= 180000
-	pkey = RelationGetPrimaryKeyIndex(rel, false);
-#else
-	pkey = RelationGetPrimaryKeyIndex(rel);
-#endif
+	pkey = compat_primary_key_index(rel);
 	if (!OidIsValid(pkey))
 		elog(ERROR, "easeinv.tenants has no primary key");
 
@@ -743,7 +660,7 @@ check_tenant_active(int64 tenant)
 
 /* easeinv_role_bypasses_rls: true for superusers and BYPASSRLS roles. */
 bool
-easeinv_role_bypasses_rls(void)
+tenant_role_bypasses_rls(void)
 {
 	Oid			role = GetUserId();
 
@@ -758,7 +675,7 @@ easeinv_role_bypasses_rls(void)
 Datum
 current_tenant(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(easeinv_resolve_tenant(TENANT_REQUIRED));
+	PG_RETURN_INT64(tenant_resolve(TENANT_REQUIRED));
 }
 
 /*
@@ -770,7 +687,7 @@ current_tenant(PG_FUNCTION_ARGS)
 Datum
 current_tenant_if_any(PG_FUNCTION_ARGS)
 {
-	int64		tenant = easeinv_resolve_tenant(TENANT_OPTIONAL);
+	int64		tenant = tenant_resolve(TENANT_OPTIONAL);
 
 	if (tenant == 0)
 		PG_RETURN_NULL();

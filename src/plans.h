@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ * plans.h
+ *	  Kept SPI plans: one statement table per file (plans.c).
+ *
+ * A file that runs SQL lists its statements once, in a table indexed by an
+ * enum of its own, and gets each plan through plan_kept():
+ *
+ *	  enum { ST_BY_KEY, ST_INSERT, ST_COUNT };
+ *	  static const PlanStatement statements[ST_COUNT] = {
+ *		  [ST_BY_KEY] = {"SELECT ... WHERE tenant_id = $1 AND key = $2", 2, {INT8OID, TEXTOID}},
+ *		  ...
+ *	  };
+ *	  static SPIPlanPtr plans[ST_COUNT];
+ *	  ... SPI_execute_plan(plan_kept(statements, plans, ST_BY_KEY), values, NULL, false, 1);
+ *
+ * The statements follow the rule of owner.c (bare operators, easeinv.
+ * objects qualified) and are prepared and run only between owner_begin()
+ * and owner_end().
+ *-------------------------------------------------------------------------
+ */
+#ifndef EASEINV_PLANS_H
+#define EASEINV_PLANS_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+#define PLAN_MAX_ARGS	16
+
+/* one statement of a file's table: its text, and its parameters' types */
+typedef struct PlanStatement
+{
+	const char *sql;
+	int			nargs;
+	Oid			types[PLAN_MAX_ARGS];
+} PlanStatement;
+
+/* the plan of statement `which` of a table, prepared and kept on first use */
+extern SPIPlanPtr plan_kept(const PlanStatement *table, SPIPlanPtr *plans, int which);
+
+/* a statement prepared and kept for the life of the backend (for text assembled at run time) */
+extern SPIPlanPtr plan_prepare_kept(const char *sql, int nargs, const Oid *types);
+
+/*
+ * Version skew (plans.c): whether the installed SQL objects are 0.5.0's or
+ * later, and a statement as the installed objects can run it.
+ */
+extern bool plan_sql_050(void);
+extern char *plan_sql_for_installed(const char *sql);
+
+#endif							/* EASEINV_PLANS_H */

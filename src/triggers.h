@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ * triggers.h
+ *	  What every trigger function of easeinv does first, and the refusal of
+ *	  the append-only tables (triggers.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef EASEINV_TRIGGERS_H
+#define EASEINV_TRIGGERS_H
+
+#include "postgres.h"
+
+#include "commands/trigger.h"
+#include "fmgr.h"
+
+/* the call's TriggerData; 39P01 when easeinv.<function>() is called other than as a trigger */
+extern TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function);
+
+/* an append-only table's trigger: refuse the UPDATE, DELETE or TRUNCATE (42501) */
+extern void trigger_refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what,
+								  const char *hint) pg_attribute_noreturn();
+
+#endif							/* EASEINV_TRIGGERS_H */

@@ -43,14 +43,21 @@ arg_key(FunctionCallInfo fcinfo, int argno)
 	return key;
 }
 
-/* arg_id: a required id argument. */
-int64
-arg_id(FunctionCallInfo fcinfo, int argno, const char *what)
+/* arg_required: refuse a NULL for a required argument (22004). */
+static void
+arg_required(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
+}
+
+/* arg_id: a required id argument. */
+int64
+arg_id(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	arg_required(fcinfo, argno, what);
 	return PG_GETARG_INT64(argno);
 }
 
@@ -74,10 +81,7 @@ arg_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen)
 Datum
 arg_quantity(FunctionCallInfo fcinfo, int argno, const char *what)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
+	arg_required(fcinfo, argno, what);
 	return arg_check_quantity(PG_GETARG_DATUM(argno), what, false);
 }
 

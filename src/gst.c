@@ -19,118 +19,17 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
-#include "args.h"
-#include "legacy.h"
 #include "numbers.h"
-#include "owner.h"
-#include "plans.h"
-#include "replay.h"
 #include "result.h"
-#include "triggers.h"
 #include "gst.h"
 
 #include "fmgr.h"
-#include "funcapi.h"
-#include "access/htup_details.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
-#include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(gst_line);
 
-/* numeric constants, parsed once per backend */
-static bool consts_ready = false;
-static Datum c_zero, c_hundred, c_two_hundred, c_limit;
-
-static Datum
-num(const char *text)
-{
-	return DirectFunctionCall3(numeric_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid),
-							   Int32GetDatum(-1));
-}
-
-static void
-init_consts(void)
-{
-	MemoryContext old;
-
-	if (consts_ready)
-		return;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	c_zero = num("0");
-	c_hundred = num("100");
-	c_two_hundred = num("200");
-	c_limit = num("10000000000000");
-	MemoryContextSwitchTo(old);
-	consts_ready = true;
-}
-
-/* nmul: a * b, exactly. */
-static Datum
-nmul(Datum a, Datum b)
-{
-	return DirectFunctionCall2(numeric_mul, a, b);
-}
-
-/* nround2: a rounded to 2 decimals, half away from zero. */
-static Datum
-nround2(Datum a)
-{
-	return DirectFunctionCall2(numeric_round, a, Int32GetDatum(2));
-}
-
-/* nlt: a < b. */
-static bool
-nlt(Datum a, Datum b)
-{
-	return DatumGetBool(DirectFunctionCall2(numeric_lt, a, b));
-}
-
-/* nscale: significant decimal places of a finite numeric (1.500 has 1). */
-static int
-nscale(Datum a)
-{
-	return DatumGetInt32(DirectFunctionCall1(numeric_min_scale, a));
-}
-
-/* nstr: a numeric as text, for messages. */
-static char *
-nstr(Datum a)
-{
-	return DatumGetCString(DirectFunctionCall1(numeric_out, a));
-}
-
-/*
- * bound: a numeric literal parsed once per backend (the callers pass string
- * literals, so the pointer identifies it; the text is compared too).
- */
-static Datum
-bound(const char *literal)
-{
-	static struct
-	{
-		const char *literal;
-		Datum		value;
-	}			cache[32];
-	static int	n = 0;
-	int			i;
-	MemoryContext old;
-	Datum		v;
-
-	for (i = 0; i < n; i++)
-		if (cache[i].literal == literal || strcmp(cache[i].literal, literal) == 0)
-			return cache[i].value;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	v = num(literal);
-	MemoryContextSwitchTo(old);
-	if (n < (int) lengthof(cache))
-	{
-		cache[n].literal = literal;
-		cache[n].value = v;
-		n++;
-	}
-	return v;
-}
+/* to the paisa, half away from zero */
+#define ROUND2(a)	num_round((a), 2)
 
 /*
  * gst_check_numeric: a finite numeric within [min, max] with at most
@@ -140,26 +39,23 @@ bound(const char *literal)
 Datum
 gst_check_numeric(Datum v, bool isnull, const char *what, int max_scale, const char *min, const char *max)
 {
-	Numeric		n;
-
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
-	n = DatumGetNumeric(v);
-	if (numeric_is_nan(n) || numeric_is_inf(n))
+	if (!num_is_finite(v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a finite number", what)));
-	if (nlt(v, bound(min)) || nlt(bound(max), v))
+	if (num_lt(v, num_const(min)) || num_lt(num_const(max), v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s %s is out of range", what, nstr(v)),
+				 errmsg("%s %s is out of range", what, num_str(v)),
 				 errdetail("It must be from %s to %s.", min, max)));
-	if (nscale(v) > max_scale)
+	if (num_scale(v) > max_scale)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s %s has more than %d decimal places", what, nstr(v), max_scale)));
+				 errmsg("%s %s has more than %d decimal places", what, num_str(v), max_scale)));
 	return v;
 }
 
@@ -202,42 +98,41 @@ gst_compute(const GstInput *in, Datum out[GST_NAMOUNTS])
 	Datum		total;
 	int			i;
 
-	init_consts();
-	discount = cgst = sgst = igst = cess = c_zero;
+	discount = cgst = sgst = igst = cess = NUM_ZERO;
 
-	gross = nmul(in->qty, in->unit_price);
-	if (!nlt(gross, c_limit))
+	gross = num_mul(in->qty, in->unit_price);
+	if (!num_lt(gross, num_const("10000000000000")))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("line amount %s is too large", nstr(gross)),
+				 errmsg("line amount %s is too large", num_str(gross)),
 				 errdetail("A line amount must be less than 10000000000000 rupees.")));
-	gross = nround2(gross);
+	gross = ROUND2(gross);
 
 	if (in->has_discount_percent)
-		discount = nround2(DirectFunctionCall2(numeric_div, nmul(gross, in->discount_percent), c_hundred));
+		discount = ROUND2(num_div(num_mul(gross, in->discount_percent), num_const("100")));
 	else if (in->has_discount_amount)
 	{
 		discount = in->discount_amount;
-		if (nlt(gross, discount))
+		if (num_lt(gross, discount))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("discount %s is more than the line amount %s", nstr(discount), nstr(gross))));
+					 errmsg("discount %s is more than the line amount %s", num_str(discount), num_str(gross))));
 	}
-	taxable = DirectFunctionCall2(numeric_sub, gross, discount);
+	taxable = num_sub(gross, discount);
 
 	if (in->intra_state)
 	{
-		cgst = nround2(DirectFunctionCall2(numeric_div, nmul(taxable, in->gst_rate), c_two_hundred));
+		cgst = ROUND2(num_div(num_mul(taxable, in->gst_rate), num_const("200")));
 		sgst = cgst;
 	}
 	else
-		igst = nround2(DirectFunctionCall2(numeric_div, nmul(taxable, in->gst_rate), c_hundred));
+		igst = ROUND2(num_div(num_mul(taxable, in->gst_rate), num_const("100")));
 	if (in->has_cess_rate)
-		cess = nround2(DirectFunctionCall2(numeric_div, nmul(taxable, in->cess_rate), c_hundred));
-	total = DirectFunctionCall2(numeric_add, taxable, cgst);
-	total = DirectFunctionCall2(numeric_add, total, sgst);
-	total = DirectFunctionCall2(numeric_add, total, igst);
-	total = DirectFunctionCall2(numeric_add, total, cess);
+		cess = ROUND2(num_div(num_mul(taxable, in->cess_rate), num_const("100")));
+	total = num_add(taxable, cgst);
+	total = num_add(total, sgst);
+	total = num_add(total, igst);
+	total = num_add(total, cess);
 
 	out[GST_GROSS] = gross;
 	out[GST_DISCOUNT] = discount;
@@ -249,7 +144,7 @@ gst_compute(const GstInput *in, Datum out[GST_NAMOUNTS])
 	out[GST_TOTAL] = total;
 	/* two decimals everywhere: 5 is shown as 5.00 */
 	for (i = 0; i < GST_NAMOUNTS; i++)
-		out[i] = nround2(out[i]);
+		out[i] = ROUND2(out[i]);
 }
 
 /*
@@ -261,7 +156,6 @@ Datum
 gst_line(PG_FUNCTION_ARGS)
 {
 	GstInput	in;
-	TupleDesc	desc;
 	Datum		values[GST_NAMOUNTS];
 	bool		nulls[GST_NAMOUNTS];
 
@@ -285,8 +179,5 @@ gst_line(PG_FUNCTION_ARGS)
 	gst_check_inputs(&in);
 	gst_compute(&in, values);
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "easeinv.gst_amounts is not a composite type");
-	desc = BlessTupleDesc(desc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	PG_RETURN_DATUM(result_row(fcinfo, values, nulls, GST_NAMOUNTS, CurrentMemoryContext));
 }

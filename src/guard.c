@@ -26,13 +26,6 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
-#include "args.h"
-#include "legacy.h"
-#include "numbers.h"
-#include "owner.h"
-#include "plans.h"
-#include "replay.h"
-#include "result.h"
 #include "triggers.h"
 
 #include "access/htup_details.h"
@@ -422,11 +415,7 @@ tenant_guard(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int64		row_tenant;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("easeinv.tenant_guard() can only be called as a trigger")));
-	td = (TriggerData *) fcinfo->context;
+	td = trigger_data(fcinfo, "tenant_guard");
 	rel = td->tg_relation;
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
@@ -440,11 +429,7 @@ tenant_guard(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("easeinv.tenant_guard() must be fired BEFORE, FOR EACH ROW"),
-				 errhint("Attach it with easeinv.enable_tenancy().")));
+	(void) trigger_fired(fcinfo, "tenant_guard", true, true, "Attach it with easeinv.enable_tenancy().");
 
 	attno = guard_tenant_attno(fcinfo, rel);
 	context = tenant_resolve(TENANT_OPTIONAL);

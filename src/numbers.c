@@ -57,41 +57,18 @@ num_str(Datum a)
 	return DatumGetCString(DirectFunctionCall1(numeric_out, a));
 }
 
-Datum
-num_add(Datum a, Datum b)
-{
-	return DirectFunctionCall2(numeric_add, a, b);
-}
+/* the arithmetic, exact (numeric's own functions) */
+#define NUM_BINARY(name, fn) \
+	Datum name(Datum a, Datum b) { return DirectFunctionCall2(fn, a, b); }
+#define NUM_UNARY(name, fn) \
+	Datum name(Datum a) { return DirectFunctionCall1(fn, a); }
 
-Datum
-num_sub(Datum a, Datum b)
-{
-	return DirectFunctionCall2(numeric_sub, a, b);
-}
-
-Datum
-num_mul(Datum a, Datum b)
-{
-	return DirectFunctionCall2(numeric_mul, a, b);
-}
-
-Datum
-num_div(Datum a, Datum b)
-{
-	return DirectFunctionCall2(numeric_div, a, b);
-}
-
-Datum
-num_neg(Datum a)
-{
-	return DirectFunctionCall1(numeric_uminus, a);
-}
-
-Datum
-num_abs(Datum a)
-{
-	return DirectFunctionCall1(numeric_abs, a);
-}
+NUM_BINARY(num_add, numeric_add)
+NUM_BINARY(num_sub, numeric_sub)
+NUM_BINARY(num_mul, numeric_mul)
+NUM_BINARY(num_div, numeric_div)
+NUM_UNARY(num_neg, numeric_uminus)
+NUM_UNARY(num_abs, numeric_abs)
 
 Datum
 num_round(Datum a, int scale)

@@ -14,14 +14,7 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
-#include "args.h"
-#include "legacy.h"
-#include "numbers.h"
 #include "owner.h"
-#include "plans.h"
-#include "replay.h"
-#include "result.h"
-#include "triggers.h"
 
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -76,6 +69,7 @@ enable_tenancy(PG_FUNCTION_ARGS)
 	Oid			argtypes[1] = {REGCLASSOID};
 	Datum		values[1];
 	uint64		i;
+	OwnerScope	scope;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -85,8 +79,8 @@ enable_tenancy(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	materialize_text_srf(fcinfo);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	/* the rule of owner.c, as the caller: enable_tenancy_steps checks the caller's rights */
+	owner_begin_as_caller(&scope);
 	protecting_depth++;
 	PG_TRY();
 	{
@@ -110,7 +104,7 @@ enable_tenancy(PG_FUNCTION_ARGS)
 		out[0] = step;			/* tuplestore_putvalues copies it out of SPI memory */
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
 	}
-	SPI_finish();
+	owner_end(&scope);
 	return (Datum) 0;
 }
 

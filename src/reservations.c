@@ -20,13 +20,11 @@
  */
 #include "easeinv.h"
 #include "args.h"
-#include "legacy.h"
 #include "numbers.h"
 #include "owner.h"
 #include "plans.h"
 #include "replay.h"
 #include "result.h"
-#include "triggers.h"
 #include "ledger.h"
 
 #include "access/htup_details.h"
@@ -36,8 +34,6 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/numeric.h"
-#include "lib/stringinfo.h"
 
 PG_FUNCTION_INFO_V1(reserve_stock);
 PG_FUNCTION_INFO_V1(release_reservation);
@@ -54,106 +50,85 @@ enum
 	R_REFTYPE, R_REFID, R_RELEASE_KEY, R_CREATED, R_UPDATED, R_NCOLS = R_UPDATED
 };
 
-typedef enum ReservationPlan
+/* The reservation statements (plans.h; the rule of owner.c).  Each takes the tenant as $1. */
+typedef enum ReservationStatement
 {
-	RPLAN_BY_KEY,
-	RPLAN_BY_ID,
-	RPLAN_LOCK,
-	RPLAN_INSERT,
-	RPLAN_UPDATE,
-	RPLAN_RESERVED,
-	RPLAN_UNRESERVE,
-	RPLAN_COUNT
-} ReservationPlan;
+	ST_BY_KEY,
+	ST_BY_ID,
+	ST_LOCK,
+	ST_INSERT,
+	ST_UPDATE,
+	ST_RESERVED,
+	ST_UNRESERVE,
+	ST_COUNT
+} ReservationStatement;
 
-static SPIPlanPtr rplans[RPLAN_COUNT];
+static const PlanStatement statements[ST_COUNT] = {
+	[ST_BY_KEY] = {"SELECT " RESERVATION_COLUMNS " FROM easeinv.stock_reservations"
+		" WHERE tenant_id = $1 AND idempotency_key = $2", 2, {INT8OID, TEXTOID}},
+	[ST_BY_ID] = {"SELECT " RESERVATION_COLUMNS " FROM easeinv.stock_reservations"
+		" WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}},
+	[ST_LOCK] = {"SELECT " RESERVATION_COLUMNS " FROM easeinv.stock_reservations"
+		" WHERE tenant_id = $1 AND id = $2 FOR UPDATE", 2, {INT8OID, INT8OID}},
+	[ST_INSERT] = {"INSERT INTO easeinv.stock_reservations (tenant_id, idempotency_key, product_id,"
+		" location_id, qty, reference_type, reference_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+		" ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING " RESERVATION_COLUMNS, 7,
+		{INT8OID, TEXTOID, INT8OID, INT8OID, NUMERICOID, TEXTOID, TEXTOID}},
+	/* $3 more consumed, $4 more released, $5 the release key (NULL for a consumption) */
+	[ST_UPDATE] = {"UPDATE easeinv.stock_reservations"
+		" SET consumed = consumed + $3, released = released + $4,"
+		" release_key = COALESCE(release_key, $5),"
+		" status = CASE WHEN qty > consumed + $3 + released + $4 THEN 'active'"
+		"          WHEN released + $4 > 0 THEN 'released'"
+		"          ELSE 'consumed' END,"
+		" updated_at = now()"
+		" WHERE tenant_id = $1 AND id = $2"
+		" RETURNING " RESERVATION_COLUMNS, 5, {INT8OID, INT8OID, NUMERICOID, NUMERICOID, TEXTOID}},
+	[ST_RESERVED] = {"INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, reserved)"
+		" VALUES ($1, $2, $3, $4)"
+		" ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE"
+		" SET reserved = easeinv.level_add(l.reserved, excluded.reserved, l.on_hand, l.product_id, l.location_id),"
+		" updated_at = now()"
+		" RETURNING l.on_hand - l.reserved", 4, {INT8OID, INT8OID, INT8OID, NUMERICOID}},
+	/* a decrement: the row exists, and an upsert's proposed row would fail reserved >= 0 */
+	[ST_UNRESERVE] = {"UPDATE easeinv.stock_levels AS l"
+		" SET reserved = easeinv.level_add(l.reserved, $4, l.on_hand, l.product_id, l.location_id),"
+		" updated_at = now()"
+		" WHERE l.tenant_id = $1 AND l.product_id = $2 AND l.location_id = $3"
+		" RETURNING l.on_hand - l.reserved", 4, {INT8OID, INT8OID, INT8OID, NUMERICOID}},
+};
 
-static SPIPlanPtr reservation_plan(ReservationPlan which);
-static HeapTuple find_reservation(ReservationPlan plan, int64 tenant, Datum arg);
+static SPIPlanPtr plans[ST_COUNT];
+
+#define PLAN(which)		plan_kept(statements, plans, (which))
+
+/* A reserve_stock() call, checked. */
+typedef struct ReserveRequest
+{
+	text	   *key;
+	int64		product;
+	int64		location;
+	Datum		qty;
+	text	   *ref_type;
+	text	   *ref_id;
+} ReserveRequest;
+
+static HeapTuple find_reservation(ReservationStatement which, int64 tenant, Datum arg);
 static HeapTuple lock_reservation(int64 tenant, int64 id);
 static void add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool check);
 static Datum remaining_of(HeapTuple tup, TupleDesc desc);
 static int64 get_int8(HeapTuple tup, TupleDesc desc, int col);
-
-/* reservation_plan: the saved plan of one of the reservation statements. */
-static SPIPlanPtr
-reservation_plan(ReservationPlan which)
-{
-	static const char *const sql[RPLAN_COUNT] = {
-		[RPLAN_BY_KEY] = "SELECT " RESERVATION_COLUMNS " FROM easeinv.stock_reservations"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND idempotency_key OPERATOR(pg_catalog.=) $2",
-		[RPLAN_BY_ID] = "SELECT " RESERVATION_COLUMNS " FROM easeinv.stock_reservations"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2",
-		[RPLAN_LOCK] = "SELECT " RESERVATION_COLUMNS " FROM easeinv.stock_reservations"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2 FOR UPDATE",
-		[RPLAN_INSERT] = "INSERT INTO easeinv.stock_reservations (tenant_id, idempotency_key, product_id,"
-		" location_id, qty, reference_type, reference_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-		" ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING " RESERVATION_COLUMNS,
-		[RPLAN_UPDATE] = "UPDATE easeinv.stock_reservations"
-		" SET consumed = consumed OPERATOR(pg_catalog.+) $3, released = released OPERATOR(pg_catalog.+) $4,"
-		" release_key = COALESCE(release_key, $5),"
-		/* OPERATOR() syntax gives every operator one precedence: parenthesize */
-		" status = CASE WHEN qty OPERATOR(pg_catalog.>)"
-		"                    (((consumed OPERATOR(pg_catalog.+) $3) OPERATOR(pg_catalog.+) released)"
-		"                     OPERATOR(pg_catalog.+) $4) THEN 'active'"
-		"          WHEN (released OPERATOR(pg_catalog.+) $4) OPERATOR(pg_catalog.>) 0 THEN 'released'"
-		"          ELSE 'consumed' END,"
-		" updated_at = pg_catalog.now()"
-		" WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2"
-		" RETURNING " RESERVATION_COLUMNS,
-		[RPLAN_RESERVED] = "INSERT INTO easeinv.stock_levels AS l (tenant_id, product_id, location_id, reserved)"
-		" VALUES ($1, $2, $3, $4)"
-		" ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE"
-		" SET reserved = easeinv.level_add(l.reserved, excluded.reserved, l.on_hand, l.product_id, l.location_id), updated_at = pg_catalog.now()"
-		" RETURNING l.on_hand OPERATOR(pg_catalog.-) l.reserved",
-		/* a decrement: the row exists, and an upsert's proposed row would fail reserved >= 0 */
-		[RPLAN_UNRESERVE] = "UPDATE easeinv.stock_levels AS l"
-		" SET reserved = easeinv.level_add(l.reserved, $4, l.on_hand, l.product_id, l.location_id), updated_at = pg_catalog.now()"
-		" WHERE l.tenant_id OPERATOR(pg_catalog.=) $1 AND l.product_id OPERATOR(pg_catalog.=) $2"
-		" AND l.location_id OPERATOR(pg_catalog.=) $3"
-		" RETURNING l.on_hand OPERATOR(pg_catalog.-) l.reserved",
-	};
-	static Oid	t_key[] = {INT8OID, TEXTOID};
-	static Oid	t_id[] = {INT8OID, INT8OID};
-	static Oid	t_insert[] = {INT8OID, TEXTOID, INT8OID, INT8OID, NUMERICOID, TEXTOID, TEXTOID};
-	static Oid	t_update[] = {INT8OID, INT8OID, NUMERICOID, NUMERICOID, TEXTOID};
-	static Oid	t_reserved[] = {INT8OID, INT8OID, INT8OID, NUMERICOID};
-	Oid		   *types = t_id;
-	int			nargs = 2;
-
-	if (rplans[which] != NULL)
-		return rplans[which];
-	switch (which)
-	{
-		case RPLAN_BY_KEY:
-			types = t_key;
-			break;
-		case RPLAN_INSERT:
-			types = t_insert;
-			nargs = 7;
-			break;
-		case RPLAN_UPDATE:
-			types = t_update;
-			nargs = 5;
-			break;
-		case RPLAN_RESERVED:
-		case RPLAN_UNRESERVE:
-			types = t_reserved;
-			nargs = 4;
-			break;
-		default:
-			break;
-	}
-	rplans[which] = plan_prepare_kept(sql[which], nargs, types);
-	return rplans[which];
-}
+static HeapTuple insert_reservation(int64 tenant, ReserveRequest *req, TupleDesc *desc);
+static void check_reserve_replay(HeapTuple stored, TupleDesc desc, ReserveRequest *req);
+static void refuse_nothing_left(int64 id, Datum remaining, const char *what, HeapTuple tup, TupleDesc desc);
+static HeapTuple update_reservation(int64 tenant, int64 id, Datum consumed, Datum released, text *release_key);
 
 /* find_reservation: the reservation a plan finds for (tenant, arg), or NULL. */
 static HeapTuple
-find_reservation(ReservationPlan plan, int64 tenant, Datum arg)
+find_reservation(ReservationStatement which, int64 tenant, Datum arg)
 {
 	Datum		values[2] = {Int64GetDatum(tenant), arg};
-	int			rc = SPI_execute_plan(reservation_plan(plan), values, NULL, false, 1);
+	int			rc = SPI_execute_plan(PLAN(which), values, NULL, false, 1);
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading stock reservations failed: %s", SPI_result_code_string(rc));
@@ -167,7 +142,7 @@ find_reservation(ReservationPlan plan, int64 tenant, Datum arg)
 static HeapTuple
 lock_reservation(int64 tenant, int64 id)
 {
-	HeapTuple	tup = find_reservation(RPLAN_LOCK, tenant, Int64GetDatum(id));
+	HeapTuple	tup = find_reservation(ST_LOCK, tenant, Int64GetDatum(id));
 
 	if (tup == NULL)
 		ereport(ERROR,
@@ -195,7 +170,7 @@ remaining_of(HeapTuple tup, TupleDesc desc)
 	Datum		consumed = SPI_getbinval(tup, desc, R_CONSUMED, &isnull);
 	Datum		released = SPI_getbinval(tup, desc, R_RELEASED, &isnull);
 
-	return DirectFunctionCall2(numeric_sub, DirectFunctionCall2(numeric_sub, qty, consumed), released);
+	return num_sub(num_sub(qty, consumed), released);
 }
 
 /*
@@ -207,17 +182,15 @@ static void
 add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool check)
 {
 	Datum		values[4] = {Int64GetDatum(tenant), Int64GetDatum(product), Int64GetDatum(location), delta};
-	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 	Datum		available;
 	bool		isnull;
-	bool		increment = DatumGetBool(DirectFunctionCall2(numeric_gt, delta, zero));
-	int			rc = SPI_execute_plan(reservation_plan(increment ? RPLAN_RESERVED : RPLAN_UNRESERVE),
-									  values, NULL, false, 1);
+	bool		increment = num_gt(delta, NUM_ZERO);
+	int			rc = SPI_execute_plan(PLAN(increment ? ST_RESERVED : ST_UNRESERVE), values, NULL, false, 1);
 
 	if (rc != (increment ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE_RETURNING) || SPI_processed != 1)
 		elog(ERROR, "updating reserved stock failed: %s", SPI_result_code_string(rc));
 	available = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!check || !DatumGetBool(DirectFunctionCall2(numeric_lt, available, zero)))
+	if (!check || !num_lt(available, NUM_ZERO))
 		return;
 	if (ledger_allows_negative(tenant))
 		return;
@@ -225,11 +198,51 @@ add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool chec
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("insufficient stock of product %lld at location %lld to reserve",
 					(long long) product, (long long) location),
-			 errdetail("Reserving %s would leave %s available.",
-					   DatumGetCString(DirectFunctionCall1(numeric_out, delta)),
-					   DatumGetCString(DirectFunctionCall1(numeric_out, available))),
+			 errdetail("Reserving %s would leave %s available.", num_str(delta), num_str(available)),
 			 errhint("Reserve less, or receive stock first.")));
 }
+
+/*
+ * update_reservation: add to a locked reservation's consumed and released
+ * (and set its release key); returns the new row.
+ */
+static HeapTuple
+update_reservation(int64 tenant, int64 id, Datum consumed, Datum released, text *release_key)
+{
+	Datum		values[5] = {Int64GetDatum(tenant), Int64GetDatum(id), consumed, released,
+	PointerGetDatum(release_key)};
+	char		nulls[5] = {' ', ' ', ' ', ' ', release_key ? ' ' : 'n'};
+	int			rc = SPI_execute_plan(PLAN(ST_UPDATE), values, nulls, false, 1);
+
+	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		elog(ERROR, "updating a stock reservation failed: %s", SPI_result_code_string(rc));
+	return SPI_tuptable->vals[0];
+}
+
+/*
+ * refuse_nothing_left: a reservation with nothing left (fully consumed or
+ * released) cannot be released or consumed: a wrong state (55000).
+ */
+static void
+refuse_nothing_left(int64 id, Datum remaining, const char *what, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	char	   *status;
+
+	if (num_gt(remaining, NUM_ZERO))
+		return;
+	status = TextDatumGetCString(SPI_getbinval(tup, desc, R_STATUS, &isnull));
+	if (strcmp(what, "release") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stock reservation %lld is fully consumed; nothing is left to release", (long long) id)));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("stock reservation %lld has nothing left to %s", (long long) id, what),
+			 errdetail("It is %s.", status)));
+}
+
+
 
 /*
  * reserve_stock(idempotency_key, product_id, location_id, qty, reference_type,
@@ -239,109 +252,97 @@ Datum
 reserve_stock(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	text	   *key = arg_key(fcinfo, 0);
-	int64		product = arg_id(fcinfo, 1, "product_id");
-	int64		location = arg_id(fcinfo, 2, "location_id");
-	Datum		qty;
-	text	   *ref_type = arg_text(fcinfo, 4, "reference_type", 64);
-	text	   *ref_id = arg_text(fcinfo, 5, "reference_id", 255);
+	ReserveRequest req;
 	int64		tenant;
 	OwnerScope session;
 	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		replayed;
 	Datum		result;
-	bool		replayed = false;
 
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("qty must not be null")));
-	qty = arg_check_quantity(PG_GETARG_DATUM(3), "qty", false);
+	/* 1. the arguments */
+	req.key = arg_key(fcinfo, 0);
+	req.product = arg_id(fcinfo, 1, "product_id");
+	req.location = arg_id(fcinfo, 2, "location_id");
+	req.qty = arg_quantity(fcinfo, 3, "qty");
+	req.ref_type = arg_text(fcinfo, 4, "reference_type", 64);
+	req.ref_id = arg_text(fcinfo, 5, "reference_id", 255);
 	tenant = tenant_resolve(TENANT_REQUIRED);
 	/* whether the location holds stock decides the check below: pass the movement gate */
 	ledger_gate(tenant, false);
 
 	owner_begin(&session);
-
-	tup = find_reservation(RPLAN_BY_KEY, tenant, PointerGetDatum(key));
+	/* 2. a replay returns the stored reservation, if the payload is the same */
+	tup = find_reservation(ST_BY_KEY, tenant, PointerGetDatum(req.key));
+	replayed = tup != NULL;
+	if (replayed)
+		desc = SPI_tuptable->tupdesc;
+	else
+		tup = insert_reservation(tenant, &req, &desc);
 	if (tup == NULL)
 	{
-		Datum		values[7];
-		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ref_type ? ' ' : 'n', ref_id ? ' ' : 'n'};
-		int			rc;
-
-		ledger_check_product(tenant, product);
-		if (!ledger_check_location(tenant, location, "location_id"))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("location %lld is not an internal location", (long long) location),
-					 errhint("Stock is reserved where it is kept: a warehouse, store or bin.")));
-		values[0] = Int64GetDatum(tenant);
-		values[1] = PointerGetDatum(key);
-		values[2] = Int64GetDatum(product);
-		values[3] = Int64GetDatum(location);
-		values[4] = qty;
-		values[5] = PointerGetDatum(ref_type);
-		values[6] = PointerGetDatum(ref_id);
-		rc = SPI_execute_plan(reservation_plan(RPLAN_INSERT), values, nulls, false, 1);
-		if (rc != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "inserting a stock reservation failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 1)
-		{
-			tup = SPI_tuptable->vals[0];
-			result = result_replayed(fcinfo, tup, SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
-			add_reserved(tenant, product, location, qty, true);
-			owner_end(&session);
-			return result;
-		}
-		/* a concurrent session with the same key committed first */
-		tup = find_reservation(RPLAN_BY_KEY, tenant, PointerGetDatum(key));
+		/* 3. a concurrent session with the same key committed first */
+		tup = find_reservation(ST_BY_KEY, tenant, PointerGetDatum(req.key));
 		if (tup == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not serialize access due to a concurrent reservation with the same idempotency key"),
 					 errhint("Retry the transaction; the retry returns the stored reservation.")));
-	}
-
-	/* a replay: the payload must be the same */
-	{
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
-		StringInfoData diff;
-
-		initStringInfo(&diff);
-		if (get_int8(tup, desc, R_PRODUCT) != product)
-			appendStringInfo(&diff, "%sproduct_id (first %lld, now %lld)", diff.len ? ", " : "",
-							 (long long) get_int8(tup, desc, R_PRODUCT), (long long) product);
-		if (get_int8(tup, desc, R_LOCATION) != location)
-			appendStringInfo(&diff, "%slocation_id (first %lld, now %lld)", diff.len ? ", " : "",
-							 (long long) get_int8(tup, desc, R_LOCATION), (long long) location);
-		d = SPI_getbinval(tup, desc, R_QTY, &isnull);
-		if (!DatumGetBool(DirectFunctionCall2(numeric_eq, d, qty)))
-			appendStringInfo(&diff, "%sqty (first %s, now %s)", diff.len ? ", " : "",
-							 DatumGetCString(DirectFunctionCall1(numeric_out, d)),
-							 DatumGetCString(DirectFunctionCall1(numeric_out, qty)));
-		d = SPI_getbinval(tup, desc, R_REFTYPE, &isnull);
-		if (!same_text(ref_type, d, isnull))
-			appendStringInfo(&diff, "%sreference_type (first %s, now %s)", diff.len ? ", " : "",
-							 isnull ? "null" : TextDatumGetCString(d), ref_type ? text_to_cstring(ref_type) : "null");
-		d = SPI_getbinval(tup, desc, R_REFID, &isnull);
-		if (!same_text(ref_id, d, isnull))
-			appendStringInfo(&diff, "%sreference_id (first %s, now %s)", diff.len ? ", " : "",
-							 isnull ? "null" : TextDatumGetCString(d), ref_id ? text_to_cstring(ref_id) : "null");
-		if (diff.len > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNIQUE_VIOLATION),
-					 errmsg("idempotency key \"%s\" was already used for a different reservation",
-							text_to_cstring(key)),
-					 errdetail("Differs: %s.", diff.data),
-					 errhint("Retry with exactly the first payload, or use a new key.")));
+		desc = SPI_tuptable->tupdesc;
 		replayed = true;
-		result = result_replayed(fcinfo, tup, desc, R_NCOLS, replayed, cxt);
 	}
+	if (replayed)
+		check_reserve_replay(tup, desc, &req);
+	result = result_replayed(fcinfo, tup, desc, R_NCOLS, replayed, cxt);
+	/* 4. a new reservation holds its stock */
+	if (!replayed)
+		add_reserved(tenant, req.product, req.location, req.qty, true);
 	owner_end(&session);
 	return result;
 }
+
+/*
+ * insert_reservation: check the product and location and insert the
+ * reservation; NULL when a concurrent session took the key first.
+ */
+static HeapTuple
+insert_reservation(int64 tenant, ReserveRequest *req, TupleDesc *desc)
+{
+	Datum		values[7] = {Int64GetDatum(tenant), PointerGetDatum(req->key), Int64GetDatum(req->product),
+		Int64GetDatum(req->location), req->qty, PointerGetDatum(req->ref_type), PointerGetDatum(req->ref_id)};
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', req->ref_type ? ' ' : 'n', req->ref_id ? ' ' : 'n'};
+	int			rc;
+
+	ledger_check_product(tenant, req->product);
+	if (!ledger_check_location(tenant, req->location, "location_id"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("location %lld is not an internal location", (long long) req->location),
+				 errhint("Stock is reserved where it is kept: a warehouse, store or bin.")));
+	rc = SPI_execute_plan(PLAN(ST_INSERT), values, nulls, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "inserting a stock reservation failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return NULL;
+	*desc = SPI_tuptable->tupdesc;
+	return SPI_tuptable->vals[0];
+}
+
+/* check_reserve_replay: the stored reservation of the key has the same payload. */
+static void
+check_reserve_replay(HeapTuple stored, TupleDesc desc, ReserveRequest *req)
+{
+	ReplayCheck rc;
+
+	replay_begin(&rc, stored, desc);
+	replay_int8(&rc, "product_id", R_PRODUCT, req->product, false);
+	replay_int8(&rc, "location_id", R_LOCATION, req->location, false);
+	replay_numeric(&rc, "qty", R_QTY, req->qty, false);
+	replay_text(&rc, "reference_type", R_REFTYPE, req->ref_type);
+	replay_text(&rc, "reference_id", R_REFID, req->ref_id);
+	replay_end(&rc, req->key, "reservation", "Retry with exactly the first payload, or use a new key.");
+}
+
 
 /*
  * release_reservation(idempotency_key, reservation_id) returns
@@ -361,7 +362,6 @@ release_reservation(PG_FUNCTION_ARGS)
 	Datum		release_key;
 	Datum		remaining;
 	Datum		result;
-	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 
 	owner_begin(&session);
 
@@ -380,21 +380,14 @@ release_reservation(PG_FUNCTION_ARGS)
 		return result;
 	}
 	remaining = remaining_of(tup, desc);
-	if (!DatumGetBool(DirectFunctionCall2(numeric_gt, remaining, zero)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stock reservation %lld is fully consumed; nothing is left to release", (long long) id)));
+	refuse_nothing_left(id, remaining, "release", tup, desc);
 	{
 		int64		product = get_int8(tup, desc, R_PRODUCT);
 		int64		location = get_int8(tup, desc, R_LOCATION);
-		Datum		values[5] = {Int64GetDatum(tenant), Int64GetDatum(id), zero, remaining, PointerGetDatum(key)};
-		int			rc;
 
-		rc = SPI_execute_plan(reservation_plan(RPLAN_UPDATE), values, NULL, false, 1);
-		if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
-			elog(ERROR, "releasing a stock reservation failed: %s", SPI_result_code_string(rc));
-		result = result_replayed(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
-		add_reserved(tenant, product, location, DirectFunctionCall1(numeric_uminus, remaining), false);
+		tup = update_reservation(tenant, id, NUM_ZERO, remaining, key);
+		result = result_replayed(fcinfo, tup, SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
+		add_reserved(tenant, product, location, num_neg(remaining), false);
 	}
 	owner_end(&session);
 	return result;
@@ -416,10 +409,8 @@ consume_reservation(PG_FUNCTION_ARGS)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	Datum		remaining;
-	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		qty_given;
-	bool		isnull;
 
 	memset(&req, 0, sizeof(req));
 	req.key = arg_key(fcinfo, 0);
@@ -445,39 +436,23 @@ consume_reservation(PG_FUNCTION_ARGS)
 	 */
 	if (!ledger_movement_by_key(tenant, req.key, qty_given ? NULL : &req.qty))
 	{
-		Datum		values[5];
-		char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
-		int			rc;
-
 		if (!qty_given)
 			req.qty = remaining;
-		if (!DatumGetBool(DirectFunctionCall2(numeric_gt, remaining, zero)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("stock reservation %lld has nothing left to consume", (long long) id),
-					 errdetail("It is %s.", TextDatumGetCString(SPI_getbinval(tup, desc, R_STATUS, &isnull)))));
-		if (DatumGetBool(DirectFunctionCall2(numeric_gt, req.qty, remaining)))
+		refuse_nothing_left(id, remaining, "consume", tup, desc);
+		if (num_gt(req.qty, remaining))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cannot consume %s of stock reservation %lld: %s is left",
-							DatumGetCString(DirectFunctionCall1(numeric_out, req.qty)), (long long) id,
-							DatumGetCString(DirectFunctionCall1(numeric_out, remaining)))));
+							num_str(req.qty), (long long) id, num_str(remaining))));
 		if (req.from == req.to)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("to_location_id %lld is the reservation's own location", (long long) req.to),
 					 errhint("Consuming a reservation moves the stock somewhere else, such as a customer location.")));
-		values[0] = Int64GetDatum(tenant);
-		values[1] = Int64GetDatum(id);
-		values[2] = req.qty;
-		values[3] = zero;
-		values[4] = (Datum) 0;
-		rc = SPI_execute_plan(reservation_plan(RPLAN_UPDATE), values, nulls, false, 1);
-		if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
-			elog(ERROR, "consuming a stock reservation failed: %s", SPI_result_code_string(rc));
+		(void) update_reservation(tenant, id, req.qty, NUM_ZERO, NULL);
 		/* both level rows first, in the common order, then the reserved stock */
 		ledger_lock_levels(tenant, req.product, req.from, req.to);
-		add_reserved(tenant, req.product, req.from, DirectFunctionCall1(numeric_uminus, req.qty), false);
+		add_reserved(tenant, req.product, req.from, num_neg(req.qty), false);
 	}
 
 	/* what the movement needs must outlive SPI_finish */

@@ -40,14 +40,6 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
-#include "args.h"
-#include "legacy.h"
-#include "numbers.h"
-#include "owner.h"
-#include "plans.h"
-#include "replay.h"
-#include "result.h"
-#include "triggers.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"

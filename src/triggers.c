@@ -19,6 +19,27 @@ trigger_data(FunctionCallInfo fcinfo, const char *function)
 }
 
 /*
+ * trigger_fired: trigger_data, and the trigger must fire at the time and
+ * level given (TRIGGER_TIME_BEFORE or TRIGGER_TIME_AFTER; row or statement);
+ * hint, when not NULL, says how to attach it.
+ */
+TriggerData *
+trigger_fired(FunctionCallInfo fcinfo, const char *function, bool before, bool row, const char *hint)
+{
+	TriggerData *td = trigger_data(fcinfo, function);
+	bool		is_before = TRIGGER_FIRED_BEFORE(td->tg_event);
+	bool		is_row = TRIGGER_FIRED_FOR_ROW(td->tg_event);
+
+	if (is_before != before || is_row != row || (!before && TRIGGER_FIRED_INSTEAD(td->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("easeinv.%s() must be fired %s, FOR EACH %s", function,
+						before ? "BEFORE" : "AFTER", row ? "ROW" : "STATEMENT"),
+				 hint ? errhint("%s", hint) : 0));
+	return td;
+}
+
+/*
  * trigger_refuse_change: the body of an append-only trigger function: refuses
  * the UPDATE, DELETE or TRUNCATE it fires for (42501), naming what is
  * append-only.

@@ -16,6 +16,8 @@
 extern TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function);
 
 /* an append-only table's trigger: refuse the UPDATE, DELETE or TRUNCATE (42501) */
+extern TriggerData *trigger_fired(FunctionCallInfo fcinfo, const char *function, bool before, bool row,
+								 const char *hint);
 extern void trigger_refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what,
 								  const char *hint) pg_attribute_noreturn();
 

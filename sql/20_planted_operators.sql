@@ -1,0 +1,186 @@
+-- The rule of owner.c: every statement the C code runs sees search_path = pg_catalog, pg_temp,
+-- so operators and functions planted in a schema first in the caller's search_path never run
+-- (with the owner's rights, or at all).  Schema "evil" shadows pg_catalog's operators and the
+-- functions the C code's statements call, for the types they are used with; every C entry
+-- point is then run with evil first in the path.  The last query fails when a C function is
+-- added to the extension without being run here.
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS easeinv CASCADE;
+SET easeinv.partitions = 4;
+CREATE EXTENSION easeinv;
+RESET easeinv.partitions;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_web') THEN CREATE ROLE regress_web LOGIN; END IF;
+END $$;
+GRANT easeinv_app TO regress_web;
+DROP SCHEMA IF EXISTS evil CASCADE;
+CREATE SCHEMA evil;
+GRANT USAGE ON SCHEMA evil TO PUBLIC;
+CREATE FUNCTION evil.trap() RETURNS void LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'planted operator or function ran' USING ERRCODE = 'P0001'; END $$;
+-- operators: name, left type, right type, result
+DO $$
+DECLARE
+  op record;
+  n int := 0;
+BEGIN
+  FOR op IN
+    SELECT o.name, l.t AS lt, l.t AS rt, CASE WHEN o.name IN ('+', '-', '*', '/') THEN l.t ELSE 'boolean' END AS res
+      FROM unnest(ARRAY['=', '<>', '<', '<=', '>', '>=', '+', '-', '*', '/']) AS o (name),
+           unnest(ARRAY['bigint', 'integer', 'numeric']) AS l (t)
+    UNION ALL
+    SELECT o.name, l.t, l.t, 'boolean'
+      FROM unnest(ARRAY['=', '<>', '<', '<=', '>', '>=']) AS o (name),
+           unnest(ARRAY['text', 'date', 'timestamptz', 'boolean']) AS l (t)
+    UNION ALL SELECT '=', 'bigint', 'integer', 'boolean'
+    UNION ALL SELECT '||', 'text', 'text', 'text'
+    UNION ALL SELECT '->>', 'jsonb', 'text', 'text'
+  LOOP
+    n := n + 1;
+    EXECUTE format('CREATE FUNCTION evil.op%s(%s, %s) RETURNS %s LANGUAGE plpgsql AS '
+                   '$f$ BEGIN PERFORM evil.trap(); RETURN NULL; END $f$', n, op.lt, op.rt, op.res);
+    EXECUTE format('CREATE OPERATOR evil.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = evil.op%s)',
+                   op.name, op.lt, op.rt, n);
+  END LOOP;
+END $$;
+-- functions the statements call
+CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.trap(); RETURN NULL; END $$;
+CREATE FUNCTION evil.btrim(text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.trap(); RETURN NULL; END $$;
+CREATE FUNCTION evil.rtrim(text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.trap(); RETURN NULL; END $$;
+CREATE FUNCTION evil.lower(text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.trap(); RETURN NULL; END $$;
+CREATE FUNCTION evil.length(text) RETURNS integer LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.trap(); RETURN NULL; END $$;
+CREATE FUNCTION evil.round(numeric, integer) RETURNS numeric LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.trap(); RETURN NULL; END $$;
+CREATE FUNCTION evil.abs(numeric) RETURNS numeric LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.trap(); RETURN NULL; END $$;
+SELECT count(*) > 50 AS planted FROM pg_operator WHERE oprnamespace = 'evil'::regnamespace;
+
+-- the plants work: a query of the caller's own with evil first in its path runs them
+SET search_path = evil, pg_catalog, public;
+SELECT 1::bigint = 1::bigint;
+SELECT now();
+RESET search_path;
+
+-- a tenant with stock, customers, an invoice series: set up with the normal path
+SELECT id AS t FROM easeinv.create_tenant('planted-co', 'Planted Co', '27') \gset
+SET ROLE regress_web;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+INSERT INTO easeinv.locations (code, name, kind) VALUES ('WH', 'Warehouse', 'warehouse') RETURNING id AS wh \gset
+INSERT INTO easeinv.locations (code, name, kind) VALUES ('WH2', 'Second', 'warehouse') RETURNING id AS wh2 \gset
+INSERT INTO easeinv.locations (code, name, kind) VALUES ('CUST', 'Customers', 'customer') RETURNING id AS cust \gset
+INSERT INTO easeinv.locations (code, name, kind) VALUES ('SUP', 'Suppliers', 'supplier') RETURNING id AS sup \gset
+INSERT INTO easeinv.products (sku, name, hsn_code, gst_rate) VALUES ('W', 'Widget', '8471', 18) RETURNING id AS widget \gset
+INSERT INTO easeinv.customers (name, state_code) VALUES ('Pune shop', '27') RETURNING id AS local \gset
+COMMIT;
+RESET ROLE;
+
+-- from here on every C entry point runs with evil first in the caller's path
+SET search_path = evil, pg_catalog, public;
+SET ROLE regress_web;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS set_tenant;
+SELECT easeinv.current_tenant() IS NOT NULL AS current_tenant, easeinv.current_tenant_if_any() IS NOT NULL AS if_any;
+-- tenant_guard (a C trigger) on an insert
+INSERT INTO easeinv.products (sku, name, hsn_code, gst_rate) VALUES ('X', 'Extra', '8471', 18) RETURNING id AS extra \gset
+-- the ledger
+SELECT (easeinv.move_stock('p-in', :widget, :sup, :wh, 100, 'opening', NULL, NULL, 12.5)).replayed AS move_stock;
+SELECT (easeinv.move_stock('p-in', :widget, :sup, :wh, 100, 'opening', NULL, NULL, 12.5)).replayed AS move_stock_replayed;
+SELECT (easeinv.move_stock('p-mv', :widget, :wh, :wh2, 10)).id AS mv \gset
+SELECT (easeinv.reverse_movement('p-rev', :mv)).replayed AS reverse_movement;
+SELECT easeinv.location_history_exists(:t, :wh) AS location_history_exists,
+       easeinv.product_history_exists(:t, :extra) AS product_history_exists;
+SELECT easeinv.level_add(1.5, 2, 0, 1, 1) AS level_add;
+-- reservations
+SELECT (easeinv.reserve_stock('p-res', :widget, :wh, 5, 'order', 'SO-1')).id AS res \gset
+SELECT (easeinv.reserve_stock('p-res', :widget, :wh, 5, 'order', 'SO-1')).replayed AS reserve_replayed;
+SELECT (easeinv.consume_reservation('p-con', :res, :cust, 2)).replayed AS consume_reservation;
+SELECT (easeinv.release_reservation('p-rel', :res)).status AS release_reservation;
+-- invoices: invoice_line_compute, invoice_totals and invoice_guard fire on these
+INSERT INTO easeinv.invoices (customer_id, location_id, invoice_date) VALUES (:local, :wh, '2025-10-01') RETURNING id AS inv \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:inv, :widget, 3, 199.99);
+INSERT INTO easeinv.invoice_lines (invoice_id, description, hsn_sac, qty, unit_price, gst_rate, discount_percent)
+    VALUES (:inv, 'Installation', '998719', 1, 500, 18, 10);
+SELECT (easeinv.issue_invoice(:inv)).grand_total AS issue_invoice;
+SELECT (easeinv.issue_invoice(:inv)).replayed AS issue_replayed;
+SELECT (easeinv.record_payment('p-pay', :inv, 100, 'upi', NULL, 'UTR1')).id AS pay \gset
+SELECT (easeinv.record_payment('p-pay', :inv, 100, 'upi', NULL, 'UTR1')).replayed AS payment_replayed;
+SELECT (easeinv.refund_payment('p-ref', :pay, 40)).amount AS refund_payment;
+INSERT INTO easeinv.invoices (kind, original_invoice_id, invoice_date) VALUES ('credit_note', :inv, '2025-12-10') RETURNING id AS cn \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:cn, :widget, 1, 199.99);
+SELECT (easeinv.issue_invoice(:cn)).kind AS credit_note;
+INSERT INTO easeinv.invoices (customer_id, location_id, invoice_date) VALUES (:local, :wh, '2025-10-02') RETURNING id AS inv2 \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:inv2, :widget, 1, 10);
+SELECT (easeinv.issue_invoice(:inv2)).status AS issued;
+SELECT (easeinv.cancel_invoice(:inv2, 'wrong customer')).status AS cancel_invoice;
+COMMIT;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+-- imports
+SELECT easeinv.begin_import('movements') IS NOT NULL AS begin_import;
+COPY import_movements FROM STDIN (FORMAT csv, HEADER);
+idempotency_key,sku,from_location,to_location,qty,unit_cost,reason,reference_type,reference_id,occurred_at
+imp-1,W,SUP,WH,10,5.5,"batch, one",,,2025-10-01
+imp-2,W,WH,CUST,1,,,,,
+\.
+SELECT count(*) AS bad_rows FROM easeinv.check_import('movements');
+SELECT kind, rows, applied, rejected FROM easeinv.apply_import('movements');
+SELECT easeinv.begin_import('products') IS NOT NULL AS begin_products;
+COPY import_products FROM STDIN (FORMAT csv, HEADER);
+sku,name,hsn_code,unit,gst_rate,track_stock
+NEW,New thing,8471,NOS,18,true
+\.
+SELECT kind, rows, applied, rejected FROM easeinv.apply_import('products');
+SELECT easeinv.begin_import('opening_stock') IS NOT NULL AS begin_opening;
+COPY import_opening_stock FROM STDIN (FORMAT csv, HEADER);
+sku,location,qty,unit_cost,occurred_at
+NEW,WH2,7,1.25,
+\.
+SELECT kind, rows, applied, rejected FROM easeinv.apply_import('opening_stock');
+COMMIT;
+-- the functions of no table
+SELECT easeinv.gstin_is_valid('27AAPFU0939F1ZV') AS gstin_is_valid, easeinv.gstin_error('27AAPFU0939F1ZX') IS NOT NULL AS gstin_error;
+SELECT easeinv.invoice_number('INV/{FY}/{N:5}', '2025-10-01', 7) AS invoice_number;
+SELECT (easeinv.gst_line(3, 199.99, 18, true)).line_total AS gst_line;
+SELECT easeinv.import_numeric(' 1.50 ') AS import_numeric, easeinv.import_text(' a ') AS import_text,
+       easeinv.import_time('2025-10-01') IS NOT NULL AS import_time;
+SELECT easeinv.restoring('easeinv.invoices') AS restoring, easeinv.protecting() AS protecting;
+RESET ROLE;
+-- the refusals of the append-only and guarded tables, as the owner (the app role may not even try)
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SAVEPOINT s;
+UPDATE easeinv.stock_movements SET reason = 'changed';   -- ledger_guard
+ROLLBACK TO s;
+UPDATE easeinv.payments SET reference = 'changed';       -- append_only
+ROLLBACK TO s;
+DELETE FROM easeinv.products WHERE tenant_id IS NOT NULL; -- products_on_invoices: W is on invoices
+ROLLBACK TO s;
+COMMIT;
+-- enable_tenancy, as the owner of a new table
+CREATE TABLE public.planted_notes (tenant_id bigint NOT NULL, id bigint NOT NULL, body text, PRIMARY KEY (tenant_id, id));
+SELECT count(*) > 0 AS enable_tenancy FROM easeinv.enable_tenancy('public.planted_notes');
+DROP TABLE public.planted_notes;
+RESET search_path;
+
+-- what ran: the tenant's ledger and documents are as the calls said
+SELECT count(*) AS movements FROM easeinv.stock_movements WHERE tenant_id = :t;
+SELECT number, status, grand_total FROM easeinv.invoices WHERE tenant_id = :t ORDER BY id;
+
+-- every C function of the extension was run above (or fired as a trigger)
+SELECT p.proname
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'easeinv'::regnamespace AND l.lanname = 'c'
+   AND p.proname <> ALL (ARRAY[
+       'set_tenant', 'current_tenant', 'current_tenant_if_any', 'tenant_guard',
+       'move_stock', 'reverse_movement', 'location_history_exists', 'product_history_exists',
+       'level_add', 'ledger_guard',
+       'reserve_stock', 'consume_reservation', 'release_reservation',
+       'invoice_line_compute', 'invoice_totals', 'invoice_guard', 'issue_invoice', 'cancel_invoice',
+       'record_payment', 'refund_payment', 'append_only', 'products_on_invoices',
+       'begin_import', 'check_import', 'apply_import', 'import_numeric', 'import_text', 'import_time',
+       'gstin_is_valid', 'gstin_error', 'invoice_number', 'gst_line',
+       'restoring', 'protecting', 'enable_tenancy'])
+ ORDER BY 1;
+
+DROP SCHEMA evil CASCADE;
+RESET client_min_messages;

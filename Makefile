@@ -35,6 +35,8 @@ ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \
 TAP_TESTS     = 1
 PROVE_TESTS   = $(sort $(wildcard test/t/*.pl))
 
+# Compiled and tested against PostgreSQL 15 only (what Debian 12 ships); src/compat.h holds every
+# PG_VERSION_NUM shim for 16-18, which has never been compiled here.
 # -Wextra's unused-parameter fires inside PostgreSQL's own headers (bufpage.h), so it alone is off.
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter
 PG_CPPFLAGS = -I$(srcdir)/src

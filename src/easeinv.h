@@ -2,8 +2,26 @@
  * easeinv.h
  *	  Declarations shared by the easeinv modules.
  *
- * Module map:
+ * Module map (every file of src/; a .h next to a .c declares what it exports,
+ * with the file's prefix on every exported name):
+ *
+ *	Shared infrastructure
+ *	  easeinv.h        this map, the GUC variables, tenant.c/restore.c/gstin.c exports
+ *	  compat.h         every PG_VERSION_NUM shim (compiled against 15 only)
  *	  easeinv.c        library entry point and GUC definitions
+ *	  owner.c/h        running SQL as the owner: identity, pinned search_path,
+ *	                   generic plans, GUC nest level; THE rule for SQL run from C
+ *	  plans.c/h        kept plans: one statement table per file (PlanStatement),
+ *	                   and the rewrite of statements for the installed SQL version
+ *	  args.c/h         argument checks of the entry points (keys, ids, texts,
+ *	                   quantities, times)
+ *	  numbers.c/h      numeric arithmetic and comparisons (num_*), cached literals
+ *	  replay.c/h       the replay comparison of idempotent writes (23505 naming
+ *	                   every field that differs)
+ *	  result.c/h       composite results (a row, a stored row plus replayed)
+ *	  triggers.c/h     the first step of every trigger function, append-only refusals
+ *
+ *	Tenancy
  *	  tenant.c         tenant context: resolution, caching, set_tenant/current_tenant,
  *	                   the decision handed to parallel workers
  *	  guard.c          the tenant guard trigger attached to every tenant table
@@ -11,13 +29,18 @@
  *	  protect.c        enable_tenancy's wrapper and the partition event trigger's state
  *	  restore.c        recognising pg_restore's COPY
  *	  gstin.c          GSTIN validation (format and check digit)
- *	  ledger.c         the stock ledger, the movement gate, shared helpers (ledger.h)
+ *
+ *	Inventory
+ *	  ledger.c/h       the stock ledger (move_stock, reverse_movement, the
+ *	                   projection), the movement gate, history lookups
  *	  reservations.c   reserve, release, consume
- *	  gst.c            GST line arithmetic (gst.h)
- *	  invoice.c        invoice numbers and the invoice triggers (invoice.h)
+ *	  imports.c        bulk imports: staging, checks, one statement per kind
+ *
+ *	Invoicing
+ *	  gst.c/h          GST line arithmetic
+ *	  invoice.c/h      invoice numbers, the invoice triggers and their caches
  *	  invoice_issue.c  issue and cancel
  *	  payments.c       payments, refunds, the append-only trigger
- *	  imports.c        bulk imports
  *-------------------------------------------------------------------------
  */
 #ifndef EASEINV_H

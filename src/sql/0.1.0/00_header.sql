@@ -1,8 +1,13 @@
 -- easeinv install script.  Built from src/sql/*.sql by the Makefile; edit the pieces, not the
 -- generated easeinv--X.Y.Z.sql.  Every object lives in schema easeinv; every SQL and PL/pgSQL
--- function pins search_path.  C functions resolve no names through search_path (they look up
--- schema-qualified objects), so they carry no SET clause, which would cost a GUC save/restore per
--- call on the hottest paths (current_tenant() runs once per statement in every policy).
+-- function pins search_path.  C functions carry no SET clause, which would cost a GUC
+-- save/restore per call on the hottest paths (current_tenant() runs once per statement in every
+-- policy).  The SQL they run follows one rule (src/owner.c): every statement runs between
+-- owner_begin() and owner_end(), which pin search_path to pg_catalog, pg_temp, so bare operators
+-- and built-in functions resolve in pg_catalog only, easeinv's objects are schema-qualified and
+-- temporary tables are pg_temp.name; sql/20_planted_operators.sql runs every C function with
+-- look-alike operators first in the caller's path.  Their catalog lookups (the tenant check, the
+-- guard's column) go by schema-qualified name or OID, never through search_path.
 
 \echo Use "CREATE EXTENSION easeinv" to load this file. \quit
 

@@ -164,6 +164,8 @@ RESET search_path;
 
 -- what ran: the tenant's ledger and documents are as the calls said
 SELECT count(*) AS movements FROM easeinv.stock_movements WHERE tenant_id = :t;
+-- each names who posted it: the caller, not the owner the statements ran as
+SELECT created_by, count(*) FROM easeinv.stock_movements WHERE tenant_id = :t GROUP BY 1;
 SELECT number, status, grand_total FROM easeinv.invoices WHERE tenant_id = :t ORDER BY id;
 
 -- every C function of the extension was run above (or fired as a trigger)

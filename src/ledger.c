@@ -156,6 +156,8 @@ static SPIPlanPtr plans[ST_COUNT];
 
 static HeapTuple find_movement(LedgerStatement which, int64 tenant, Datum arg, TupleDesc *desc);
 static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
+static HeapTuple insert_movement(int64 tenant, MoveRequest *req, const char *created_by, TupleDesc *desc);
+static HeapTuple replayed_movement(int64 tenant, MoveRequest *req, TupleDesc *desc);
 static void report_reversed(int64 tenant, int64 original);
 static void check_refs(int64 tenant, MoveRequest *req, bool *from_internal);
 static void apply_levels(int64 tenant, MoveRequest *req, bool from_internal);
@@ -345,14 +347,11 @@ ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int64		tenant = tenant_resolve(TENANT_REQUIRED);
-	char	   *created_by = GetUserNameFromId(GetUserId(), false);
+	char	   *created_by = GetUserNameFromId(GetUserId(), false);	/* the caller, before owner_begin */
 	OwnerScope session;
 	HeapTuple	stored;
 	TupleDesc	desc;
 	bool		from_internal;
-	Datum		values[13];
-	char		nulls[13];
-	int			rc;
 	Datum		result;
 
 	refuse_same_locations(req->from, req->to);
@@ -361,57 +360,15 @@ ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	ledger_gate(tenant, false);
 	owner_begin(&session);
 
-	/*
-	 * 2 and 4. Insert first.  ON CONFLICT DO NOTHING, with no target, covers the
-	 * key and the one-reversal-per-movement index: a conflict on the key is a
-	 * replay, found before any other check runs, as the rules require (a
-	 * concurrent session with the same key is waited for, then replayed).  If
-	 * a check below refuses the movement, the error undoes this insert.
-	 */
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = Int64GetDatum(tenant);
-	values[1] = PointerGetDatum(req->key);
-	values[2] = Int64GetDatum(req->product);
-	values[3] = Int64GetDatum(req->from);
-	values[4] = Int64GetDatum(req->to);
-	values[5] = req->qty;
-	values[6] = PointerGetDatum(req->reason);
-	nulls[6] = req->reason ? ' ' : 'n';
-	values[7] = PointerGetDatum(req->ref_type);
-	nulls[7] = req->ref_type ? ' ' : 'n';
-	values[8] = PointerGetDatum(req->ref_id);
-	nulls[8] = req->ref_id ? ' ' : 'n';
-	values[9] = req->unit_cost;
-	nulls[9] = req->unit_cost_null ? 'n' : ' ';
-	values[10] = Int64GetDatum(req->reverses);
-	nulls[10] = req->reverses ? ' ' : 'n';
-	values[11] = TimestampTzGetDatum(req->occurred_at);
-	values[12] = CStringGetTextDatum(created_by);
-
-	rc = SPI_execute_plan(PLAN(ST_INSERT), values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "inserting a stock movement failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
+	/* 2 and 4. insert first: a conflict on the key is a replay */
+	stored = insert_movement(tenant, req, created_by, &desc);
+	if (stored == NULL)
 	{
-		/*
-		 * The key is taken: ours is a replay of its movement.  Otherwise the
-		 * movement being reversed already has a reversal (the other unique index).
-		 */
-		stored = find_movement(ST_BY_KEY, tenant, PointerGetDatum(req->key), &desc);
-		if (stored == NULL && req->reverses != 0)
-			report_reversed(tenant, req->reverses);
-		if (stored == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to a concurrent movement with the same idempotency key"),
-					 errhint("Retry the transaction; the retry returns the stored movement.")));
-		check_replay(stored, desc, req);
+		stored = replayed_movement(tenant, req, &desc);
 		result = result_replayed(fcinfo, stored, desc, M_NCOLS, true, cxt);
 		owner_end(&session);
 		return result;
 	}
-	stored = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
 	result = result_replayed(fcinfo, stored, desc, M_NCOLS, false, cxt);
 
 	/* 3. what the movement refers to */
@@ -423,6 +380,61 @@ ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	owner_end(&session);
 	return result;
 }
+
+/*
+ * insert_movement: insert the movement; NULL when the key (or the
+ * one-reversal-per-movement index) is taken.  ON CONFLICT DO NOTHING, with no
+ * target, covers both: a conflict on the key is a replay, found before any
+ * other check runs, as the rules require (a concurrent session with the same
+ * key is waited for, then replayed).  If a later check refuses the movement,
+ * the error undoes this insert.
+ */
+static HeapTuple
+insert_movement(int64 tenant, MoveRequest *req, const char *created_by, TupleDesc *desc)
+{
+	Datum		values[13] = {Int64GetDatum(tenant), PointerGetDatum(req->key), Int64GetDatum(req->product),
+		Int64GetDatum(req->from), Int64GetDatum(req->to), req->qty, PointerGetDatum(req->reason),
+		PointerGetDatum(req->ref_type), PointerGetDatum(req->ref_id), req->unit_cost,
+		Int64GetDatum(req->reverses), TimestampTzGetDatum(req->occurred_at), CStringGetTextDatum(created_by)};
+	char		nulls[13];
+	int			rc;
+
+	memset(nulls, ' ', sizeof(nulls));
+	nulls[6] = req->reason ? ' ' : 'n';
+	nulls[7] = req->ref_type ? ' ' : 'n';
+	nulls[8] = req->ref_id ? ' ' : 'n';
+	nulls[9] = req->unit_cost_null ? 'n' : ' ';
+	nulls[10] = req->reverses ? ' ' : 'n';
+	rc = SPI_execute_plan(PLAN(ST_INSERT), values, nulls, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "inserting a stock movement failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return NULL;
+	*desc = SPI_tuptable->tupdesc;
+	return SPI_tuptable->vals[0];
+}
+
+/*
+ * replayed_movement: the insert conflicted.  Either the key is taken, and ours
+ * is a replay of its movement (the payload must be the same), or the movement
+ * being reversed already has a reversal (the other unique index).
+ */
+static HeapTuple
+replayed_movement(int64 tenant, MoveRequest *req, TupleDesc *desc)
+{
+	HeapTuple	stored = find_movement(ST_BY_KEY, tenant, PointerGetDatum(req->key), desc);
+
+	if (stored == NULL && req->reverses != 0)
+		report_reversed(tenant, req->reverses);
+	if (stored == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent movement with the same idempotency key"),
+				 errhint("Retry the transaction; the retry returns the stored movement.")));
+	check_replay(stored, *desc, req);
+	return stored;
+}
+
 
 /* report_reversed: refuse (23505) when the movement already has a reversal. */
 static void

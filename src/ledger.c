@@ -76,26 +76,24 @@ enum
 /* The ledger's statements (plans.h; the rule of owner.c).  Each takes the tenant as $1. */
 typedef enum LedgerStatement
 {
-	ST_BY_KEY,
-	ST_BY_ID,
-	ST_REVERSAL_OF,
-	ST_PRODUCT,
-	ST_LOCATION,
-	ST_INSERT,
-	ST_LEVELS,
-	ST_REFS,
-	ST_NEGATIVE_OK,
-	ST_DOCUMENT,
-	ST_LOCATION_HISTORY,
-	ST_PRODUCT_HISTORY,
+	ST_BY_KEY,					/* the movement of a key: replays */
+	ST_BY_ID,					/* a movement by id: reversals */
+	ST_REVERSAL_OF,				/* the reversal of a movement */
+	ST_PRODUCT,					/* one product's checks (reservations) */
+	ST_LOCATION,				/* one location's checks (reservations) */
+	ST_INSERT,					/* post a movement */
+	ST_LEVELS,					/* the projection: both level rows */
+	ST_REFS,					/* a movement's product and locations, at once */
+	ST_NEGATIVE_OK,				/* the tenant's allow_negative_stock */
+	ST_DOCUMENT,				/* the invoice a movement's key names */
+	ST_LOCATION_HISTORY,		/* location_history_exists */
+	ST_PRODUCT_HISTORY,			/* product_history_exists */
 	ST_COUNT
 } LedgerStatement;
 
 static const PlanStatement statements[ST_COUNT] = {
-	[ST_BY_KEY] = {"SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
-		" WHERE tenant_id = $1 AND idempotency_key = $2", 2, {INT8OID, TEXTOID}},
-	[ST_BY_ID] = {"SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
-		" WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}},
+	[ST_BY_KEY] = PLAN_SELECT_BY_KEY(MOVEMENT_COLUMNS, "easeinv.stock_movements"),
+	[ST_BY_ID] = PLAN_SELECT_BY_ID(MOVEMENT_COLUMNS, "easeinv.stock_movements", ""),
 	[ST_REVERSAL_OF] = {"SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
 		" WHERE tenant_id = $1 AND reverses_id = $2", 2, {INT8OID, INT8OID}},
 	[ST_PRODUCT] = {"SELECT p.track_stock, p.deleted_at IS NOT NULL FROM easeinv.products p"
@@ -397,7 +395,6 @@ insert_movement(int64 tenant, MoveRequest *req, const char *created_by, TupleDes
 		PointerGetDatum(req->ref_type), PointerGetDatum(req->ref_id), req->unit_cost,
 		Int64GetDatum(req->reverses), TimestampTzGetDatum(req->occurred_at), CStringGetTextDatum(created_by)};
 	char		nulls[13];
-	int			rc;
 
 	memset(nulls, ' ', sizeof(nulls));
 	nulls[6] = req->reason ? ' ' : 'n';
@@ -405,13 +402,7 @@ insert_movement(int64 tenant, MoveRequest *req, const char *created_by, TupleDes
 	nulls[8] = req->ref_id ? ' ' : 'n';
 	nulls[9] = req->unit_cost_null ? 'n' : ' ';
 	nulls[10] = req->reverses ? ' ' : 'n';
-	rc = SPI_execute_plan(PLAN(ST_INSERT), values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "inserting a stock movement failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		return NULL;
-	*desc = SPI_tuptable->tupdesc;
-	return SPI_tuptable->vals[0];
+	return plan_row(PLAN(ST_INSERT), values, nulls, false, SPI_OK_INSERT_RETURNING, "inserting a stock movement", desc);
 }
 
 /*
@@ -455,21 +446,13 @@ report_reversed(int64 tenant, int64 original)
 
 /* find_movement: the movement found by a ledger plan (tenant, arg), or NULL. */
 static HeapTuple
-find_movement(LedgerStatement plan, int64 tenant, Datum arg, TupleDesc *desc)
+find_movement(LedgerStatement which, int64 tenant, Datum arg, TupleDesc *desc)
 {
-	Datum		values[2];
-	int			rc;
+	Datum		values[2] = {Int64GetDatum(tenant), arg};
 
-	values[0] = Int64GetDatum(tenant);
-	values[1] = arg;
-	rc = SPI_execute_plan(PLAN(plan), values, NULL, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the stock ledger failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		return NULL;
-	*desc = SPI_tuptable->tupdesc;
-	return SPI_tuptable->vals[0];
+	return plan_row(PLAN(which), values, NULL, false, SPI_OK_SELECT, "reading the stock ledger", desc);
 }
+
 
 /*
  * movement_by_key: inside SPI, whether the tenant's ledger has a movement with
@@ -502,8 +485,7 @@ check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req)
 	replay_int8(&rc, "to_location_id", M_TO, req->to, false);
 	replay_numeric(&rc, "qty", M_QTY, req->qty, false);
 	replay_text(&rc, "reason", M_REASON, req->reason);
-	replay_text(&rc, "reference_type", M_REFTYPE, req->ref_type);
-	replay_text(&rc, "reference_id", M_REFID, req->ref_id);
+	replay_reference(&rc, M_REFTYPE, M_REFID, req->ref_type, req->ref_id);
 	replay_numeric(&rc, "unit_cost", M_UNIT_COST, req->unit_cost, req->unit_cost_null);
 	replay_int8(&rc, "reverses_id", M_REVERSES, req->reverses, req->reverses == 0);
 	/* occurred_at defaults to the time of the first call: compare it only when given */

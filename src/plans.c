@@ -99,3 +99,24 @@ plan_sql_for_installed(const char *sql)
 	appendStringInfoString(&out, p);
 	return out.data;
 }
+
+/*
+ * plan_row: run a kept plan for at most one row; SPI's result must be
+ * expect_rc (what names the statement in the cannot-happen error).  Returns
+ * the row, in SPI memory, or NULL when there is none; *desc, when given, is
+ * its descriptor.
+ */
+HeapTuple
+plan_row(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, int expect_rc,
+		 const char *what, TupleDesc *desc)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, read_only, 1);
+
+	if (rc != expect_rc)
+		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return NULL;
+	if (desc != NULL)
+		*desc = SPI_tuptable->tupdesc;
+	return SPI_tuptable->vals[0];
+}

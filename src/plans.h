@@ -23,7 +23,17 @@
 
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+
+/*
+ * The lookups every idempotent write has: its row by key (replays) and by id,
+ * of the tenant $1.  tail follows the WHERE clause (" FOR UPDATE", or "").
+ */
+#define PLAN_SELECT_BY_KEY(columns, table) \
+	{"SELECT " columns " FROM " table " WHERE tenant_id = $1 AND idempotency_key = $2", 2, {INT8OID, TEXTOID}}
+#define PLAN_SELECT_BY_ID(columns, table, tail) \
+	{"SELECT " columns " FROM " table " WHERE tenant_id = $1 AND id = $2" tail, 2, {INT8OID, INT8OID}}
 
 #define PLAN_MAX_ARGS	16
 
@@ -45,6 +55,8 @@ extern SPIPlanPtr plan_prepare_kept(const char *sql, int nargs, const Oid *types
  * Version skew (plans.c): whether the installed SQL objects are 0.5.0's or
  * later, and a statement as the installed objects can run it.
  */
+extern HeapTuple plan_row(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, int expect_rc,
+						  const char *what, TupleDesc *desc);
 extern bool plan_sql_050(void);
 extern char *plan_sql_for_installed(const char *sql);
 

@@ -85,6 +85,14 @@ replay_text(ReplayCheck *rc, const char *field, int col, text *now)
 		replay_differs(rc, field, t ? text_to_cstring(t) : "null", now ? text_to_cstring(now) : "null");
 }
 
+/* replay_reference: the pair reference_type, reference_id (movements, reservations) */
+void
+replay_reference(ReplayCheck *rc, int type_col, int id_col, text *ref_type, text *ref_id)
+{
+	replay_text(rc, "reference_type", type_col, ref_type);
+	replay_text(rc, "reference_id", id_col, ref_id);
+}
+
 void
 replay_cstring(ReplayCheck *rc, const char *field, int col, const char *now)
 {

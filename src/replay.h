@@ -37,6 +37,7 @@ extern void replay_numeric(ReplayCheck *rc, const char *field, int col, Datum no
 extern void replay_timestamptz(ReplayCheck *rc, const char *field, int col, TimestampTz now);
 /* a text column; now NULL: the retry's is null (compared byte for byte) */
 extern void replay_text(ReplayCheck *rc, const char *field, int col, text *now);
+extern void replay_reference(ReplayCheck *rc, int type_col, int id_col, text *ref_type, text *ref_id);
 extern void replay_cstring(ReplayCheck *rc, const char *field, int col, const char *now);
 
 /* a field that differs, for a comparison of the caller's own */

@@ -53,23 +53,18 @@ enum
 /* The reservation statements (plans.h; the rule of owner.c).  Each takes the tenant as $1. */
 typedef enum ReservationStatement
 {
-	ST_BY_KEY,
-	ST_BY_ID,
-	ST_LOCK,
-	ST_INSERT,
-	ST_UPDATE,
-	ST_RESERVED,
-	ST_UNRESERVE,
+	ST_BY_KEY,					/* the reservation of a key: replays */
+	ST_LOCK,					/* the same, locked for a release or consumption */
+	ST_INSERT,					/* a new reservation */
+	ST_UPDATE,					/* consumed or released grows */
+	ST_RESERVED,				/* stock_levels.reserved grows (upsert) */
+	ST_UNRESERVE,				/* stock_levels.reserved shrinks */
 	ST_COUNT
 } ReservationStatement;
 
 static const PlanStatement statements[ST_COUNT] = {
-	[ST_BY_KEY] = {"SELECT " RESERVATION_COLUMNS " FROM easeinv.stock_reservations"
-		" WHERE tenant_id = $1 AND idempotency_key = $2", 2, {INT8OID, TEXTOID}},
-	[ST_BY_ID] = {"SELECT " RESERVATION_COLUMNS " FROM easeinv.stock_reservations"
-		" WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}},
-	[ST_LOCK] = {"SELECT " RESERVATION_COLUMNS " FROM easeinv.stock_reservations"
-		" WHERE tenant_id = $1 AND id = $2 FOR UPDATE", 2, {INT8OID, INT8OID}},
+	[ST_BY_KEY] = PLAN_SELECT_BY_KEY(RESERVATION_COLUMNS, "easeinv.stock_reservations"),
+	[ST_LOCK] = PLAN_SELECT_BY_ID(RESERVATION_COLUMNS, "easeinv.stock_reservations", " FOR UPDATE"),
 	[ST_INSERT] = {"INSERT INTO easeinv.stock_reservations (tenant_id, idempotency_key, product_id,"
 		" location_id, qty, reference_type, reference_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 		" ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING " RESERVATION_COLUMNS, 7,
@@ -128,12 +123,10 @@ static HeapTuple
 find_reservation(ReservationStatement which, int64 tenant, Datum arg)
 {
 	Datum		values[2] = {Int64GetDatum(tenant), arg};
-	int			rc = SPI_execute_plan(PLAN(which), values, NULL, false, 1);
 
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading stock reservations failed: %s", SPI_result_code_string(rc));
-	return SPI_processed == 0 ? NULL : SPI_tuptable->vals[0];
+	return plan_row(PLAN(which), values, NULL, false, SPI_OK_SELECT, "reading stock reservations", NULL);
 }
+
 
 /*
  * lock_reservation: the tenant's reservation, locked FOR UPDATE so that its
@@ -311,7 +304,6 @@ insert_reservation(int64 tenant, ReserveRequest *req, TupleDesc *desc)
 	Datum		values[7] = {Int64GetDatum(tenant), PointerGetDatum(req->key), Int64GetDatum(req->product),
 		Int64GetDatum(req->location), req->qty, PointerGetDatum(req->ref_type), PointerGetDatum(req->ref_id)};
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', req->ref_type ? ' ' : 'n', req->ref_id ? ' ' : 'n'};
-	int			rc;
 
 	ledger_check_product(tenant, req->product);
 	if (!ledger_check_location(tenant, req->location, "location_id"))
@@ -319,13 +311,8 @@ insert_reservation(int64 tenant, ReserveRequest *req, TupleDesc *desc)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("location %lld is not an internal location", (long long) req->location),
 				 errhint("Stock is reserved where it is kept: a warehouse, store or bin.")));
-	rc = SPI_execute_plan(PLAN(ST_INSERT), values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "inserting a stock reservation failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		return NULL;
-	*desc = SPI_tuptable->tupdesc;
-	return SPI_tuptable->vals[0];
+	return plan_row(PLAN(ST_INSERT), values, nulls, false, SPI_OK_INSERT_RETURNING,
+					"inserting a stock reservation", desc);
 }
 
 /* check_reserve_replay: the stored reservation of the key has the same payload. */
@@ -338,8 +325,7 @@ check_reserve_replay(HeapTuple stored, TupleDesc desc, ReserveRequest *req)
 	replay_int8(&rc, "product_id", R_PRODUCT, req->product, false);
 	replay_int8(&rc, "location_id", R_LOCATION, req->location, false);
 	replay_numeric(&rc, "qty", R_QTY, req->qty, false);
-	replay_text(&rc, "reference_type", R_REFTYPE, req->ref_type);
-	replay_text(&rc, "reference_id", R_REFID, req->ref_id);
+	replay_reference(&rc, R_REFTYPE, R_REFID, req->ref_type, req->ref_id);
 	replay_end(&rc, req->key, "reservation", "Retry with exactly the first payload, or use a new key.");
 }
 

@@ -998,7 +998,7 @@ static const char *const computed_columns[] = {
 static const char *const fixed_columns[] = {"kind", "original_invoice_id", "tenant_id"};
 
 static char *
-invoice_label(HeapTuple tup, TupleDesc desc)
+guard_label(HeapTuple tup, TupleDesc desc)
 {
 	bool		isnull;
 	Datum		number = heap_getattr(tup, attnum(desc, "number"), desc, &isnull);
@@ -1096,7 +1096,7 @@ invoice_guard(PG_FUNCTION_ARGS)
 		if (strcmp(status, "draft") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("invoice %s is %s: it cannot be deleted", invoice_label(old, desc), status),
+					 errmsg("invoice %s is %s: it cannot be deleted", guard_label(old, desc), status),
 					 errdetail("Only drafts are deleted; an issued invoice keeps its number for ever."),
 					 errhint("Cancel it with easeinv.cancel_invoice(), or issue a credit note.")));
 		return PointerGetDatum(old);
@@ -1111,7 +1111,7 @@ invoice_guard(PG_FUNCTION_ARGS)
 		if (strcmp(status, "draft") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("invoice %s is %s: it cannot change", invoice_label(old, desc), status),
+					 errmsg("invoice %s is %s: it cannot change", guard_label(old, desc), status),
 					 errdetail("An issued invoice never changes."),
 					 errhint("Cancel it with easeinv.cancel_invoice(), or issue a credit note.")));
 		for (i = 0; i < (int) lengthof(computed_columns); i++)

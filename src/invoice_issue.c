@@ -29,7 +29,6 @@
  */
 #include "easeinv.h"
 #include "args.h"
-#include "legacy.h"
 #include "numbers.h"
 #include "owner.h"
 #include "plans.h"
@@ -56,61 +55,126 @@
 PG_FUNCTION_INFO_V1(issue_invoice);
 PG_FUNCTION_INFO_V1(cancel_invoice);
 
-/* the invoice row as the plans below read it */
-enum
-{
-	I_ID, I_KIND, I_SERIES, I_STATUS, I_NUMBER, I_FISCAL_YEAR, I_DATE, I_LOCATION,
-	I_CUSTOMER_LOCATION, I_ORIGINAL, I_GRAND_TOTAL, I_BALANCE_DUE, I_AMOUNT_PAID, I_AMOUNT_CREDITED,
-	I_NCOLS
-};
-
 #define INVOICE_COLUMNS \
 	"i.id, i.kind, i.series, i.status, i.number, i.fiscal_year, i.invoice_date, i.location_id, " \
 	"i.customer_location_id, i.original_invoice_id, i.grand_total, i.balance_due, i.amount_paid, i.amount_credited"
 
-/* the columns of easeinv.invoice_result, taken from an invoice row */
-static const int result_columns[] = {I_ID, I_KIND, I_NUMBER, I_FISCAL_YEAR, I_DATE, I_STATUS, I_GRAND_TOTAL, I_BALANCE_DUE};
-
-typedef struct Invoice
+/* The statements of issue and cancel (plans.h; the rule of owner.c).  Each takes the tenant as $1. */
+typedef enum IssueStatement
 {
-	HeapTuple	tup;
-	TupleDesc	desc;
-} Invoice;
+	ST_LOCK,
+	ST_LINES_FOR_STOCK,
+	ST_DEFAULT_CUSTOMER,
+	ST_CREDITED_QTY,
+	ST_CREDIT,
+	ST_LOCATION_KINDS,
+	ST_COUNTER,
+	ST_SERIES_FORMAT,
+	ST_NUMBER_TAKEN,
+	ST_ISSUE,
+	ST_CREDIT_NOTES,
+	ST_UNCREDIT,
+	ST_CANCEL,
+	ST_MOVEMENTS,
+	ST_COUNT
+} IssueStatement;
 
-static Datum
-col(Invoice *inv, int c, bool *isnull)
+static const PlanStatement statements[ST_COUNT] = {
+	[ST_LOCK] = {"SELECT " INVOICE_COLUMNS " FROM easeinv.invoices i "
+		"WHERE i.tenant_id = $1 AND i.id = $2 FOR UPDATE OF i", 2, {INT8OID, INT8OID}},
+	[ST_LINES_FOR_STOCK] = {"SELECT l.line_no, l.product_id, l.qty, coalesce(p.track_stock, false) "
+		"FROM easeinv.invoice_lines l "
+		"LEFT JOIN easeinv.products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id "
+		"WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.product_id, l.line_no", 2, {INT8OID, INT8OID}},
+	[ST_DEFAULT_CUSTOMER] = {"SELECT l.id FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.kind = 'customer' "
+		"AND l.deleted_at IS NULL ORDER BY l.id LIMIT 1", 1, {INT8OID}},
+	/* a product the credit note ($2) returns more of than its invoice ($3) sold, with earlier credit notes */
+	[ST_CREDITED_QTY] = {"SELECT c.product_id, c.qty, coalesce(prev.qty, 0), coalesce(sold.qty, 0) "
+		"FROM (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoice_lines l "
+		"       WHERE l.tenant_id = $1 AND l.invoice_id = $2 AND l.product_id IS NOT NULL GROUP BY 1) c "
+		"LEFT JOIN (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoice_lines l "
+		"       WHERE l.tenant_id = $1 AND l.invoice_id = $3 AND l.product_id IS NOT NULL GROUP BY 1) sold "
+		"  ON sold.product_id = c.product_id "
+		"LEFT JOIN (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoices i "
+		"       JOIN easeinv.invoice_lines l ON l.tenant_id = i.tenant_id AND l.invoice_id = i.id "
+		"       WHERE i.tenant_id = $1 AND i.original_invoice_id = $3 AND i.id <> $2 "
+		"         AND i.status <> 'draft' AND i.status <> 'cancelled' AND l.product_id IS NOT NULL GROUP BY 1) prev "
+		"  ON prev.product_id = c.product_id "
+		"WHERE c.qty + coalesce(prev.qty, 0) > coalesce(sold.qty, 0) ORDER BY c.product_id LIMIT 1",
+		3, {INT8OID, INT8OID, INT8OID}},
+	[ST_CREDIT] = {"UPDATE easeinv.invoices i SET amount_credited = i.amount_credited + $3, "
+		"status = " INVOICE_STATUS_SQL("i.amount_paid", "(i.amount_credited + $3)", "i.grand_total") " "
+		"WHERE i.tenant_id = $1 AND i.id = $2", 3, {INT8OID, INT8OID, NUMERICOID}},
+	[ST_LOCATION_KINDS] = {"SELECT (SELECT l.kind FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.id = $2), "
+		"       (SELECT l.kind FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.id = $3)",
+		3, {INT8OID, INT8OID, INT8OID}},
+	[ST_COUNTER] = {"INSERT INTO easeinv.invoice_counters AS c (tenant_id, series, fiscal_year, last_number) "
+		"VALUES ($1, $2, $3, 1) ON CONFLICT (tenant_id, series, fiscal_year) "
+		"DO UPDATE SET last_number = c.last_number + 1 RETURNING c.last_number", 3, {INT8OID, TEXTOID, TEXTOID}},
+	[ST_SERIES_FORMAT] = {"SELECT s.format FROM easeinv.invoice_series s WHERE s.tenant_id = $1 AND s.code = $2",
+		2, {INT8OID, TEXTOID}},
+	[ST_NUMBER_TAKEN] = {"SELECT 1 FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.kind = $2 "
+		"AND i.fiscal_year = $3 AND i.number = $4", 4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}},
+	[ST_ISSUE] = {"UPDATE easeinv.invoices i SET status = 'issued', number = $3, fiscal_year = $4, sequence_no = $5, "
+		"issued_at = pg_catalog.now() WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS,
+		5, {INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID}},
+	[ST_CREDIT_NOTES] = {"SELECT i.number FROM easeinv.invoices i WHERE i.tenant_id = $1 "
+		"AND i.original_invoice_id = $2 AND i.status <> 'draft' AND i.status <> 'cancelled' "
+		"ORDER BY i.id LIMIT 1", 2, {INT8OID, INT8OID}},
+	[ST_UNCREDIT] = {"UPDATE easeinv.invoices i SET amount_credited = i.amount_credited - $3, "
+		"status = " INVOICE_STATUS_SQL("i.amount_paid", "(i.amount_credited - $3)", "i.grand_total") " "
+		"WHERE i.tenant_id = $1 AND i.id = $2", 3, {INT8OID, INT8OID, NUMERICOID}},
+	[ST_CANCEL] = {"UPDATE easeinv.invoices i SET status = 'cancelled', cancel_reason = $3, cancelled_at = pg_catalog.now() "
+		"WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS, 3, {INT8OID, INT8OID, TEXTOID}},
+	[ST_MOVEMENTS] = {"SELECT m.id, l.line_no, r.id FROM easeinv.invoice_lines l "
+		"JOIN easeinv.stock_movements m ON m.tenant_id = l.tenant_id "
+		" AND m.idempotency_key = 'easeinv:invoice:' || l.invoice_id::text || ':line:' || l.line_no::text "
+		/* one reversed by hand (possible before 0.5.0) is not reversed again */
+		"LEFT JOIN easeinv.stock_movements r ON r.tenant_id = m.tenant_id AND r.reverses_id = m.id "
+		"WHERE l.tenant_id = $1 AND l.invoice_id = $2 "
+		"ORDER BY m.product_id, l.line_no", 2, {INT8OID, INT8OID}},
+};
+
+static SPIPlanPtr plans[ST_COUNT];
+
+#define PLAN(which)		plan_kept(statements, plans, (which))
+
+/* the columns of easeinv.invoice_result, taken from an invoice row */
+static const InvoiceColumn result_columns[] = {
+	INVOICE_COL_ID, INVOICE_COL_KIND, INVOICE_COL_NUMBER, INVOICE_COL_FISCAL_YEAR, INVOICE_COL_DATE,
+	INVOICE_COL_STATUS, INVOICE_COL_GRAND_TOTAL, INVOICE_COL_BALANCE_DUE
+};
+
+Datum
+invoice_col(const InvoiceRow *inv, InvoiceColumn c, bool *isnull)
 {
 	return heap_getattr(inv->tup, c + 1, inv->desc, isnull);
 }
 
-static char *
-col_text(Invoice *inv, int c)
+char *
+invoice_col_text(const InvoiceRow *inv, InvoiceColumn c)
 {
 	bool		isnull;
-	Datum		v = col(inv, c, &isnull);
+	Datum		v = invoice_col(inv, c, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(v);
 }
 
 static int64
-col_int8(Invoice *inv, int c, bool *isnull)
+col_int8(const InvoiceRow *inv, InvoiceColumn c, bool *isnull)
 {
-	Datum		v = col(inv, c, isnull);
+	Datum		v = invoice_col(inv, c, isnull);
 
 	return *isnull ? 0 : DatumGetInt64(v);
 }
 
-/* lock_invoice: the tenant's invoice, locked FOR UPDATE; false when there is none.  Inside SPI. */
-static bool
-lock_invoice(int64 tenant, int64 id, Invoice *inv)
+/* invoice_lock: the tenant's invoice, locked FOR UPDATE; false when there is none.  Inside SPI. */
+bool
+invoice_lock(int64 tenant, int64 id, InvoiceRow *inv)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
 
-	kept_plan(&plan, "SELECT " INVOICE_COLUMNS " FROM easeinv.invoices i "
-			 "WHERE i.tenant_id = $1 AND i.id = $2 FOR UPDATE OF i", 2, types);
-	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(PLAN(ST_LOCK), v, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "locking invoice failed");
 	if (SPI_processed == 0)
 		return false;
@@ -129,44 +193,36 @@ no_such_invoice(int64 id)
 }
 
 static const char *
-kind_word(Invoice *inv)
+kind_word(const InvoiceRow *inv)
 {
-	char	   *kind = col_text(inv, I_KIND);
+	char	   *kind = invoice_col_text(inv, INVOICE_COL_KIND);
 
 	return strcmp(kind, "credit_note") == 0 ? "credit note" : "invoice";
 }
 
-/* label: the number, or the id of a draft */
-static char *
-label(Invoice *inv)
+/* invoice_label: the number, or the id of a draft */
+char *
+invoice_label(const InvoiceRow *inv)
 {
-	char	   *number = col_text(inv, I_NUMBER);
+	char	   *number = invoice_col_text(inv, INVOICE_COL_NUMBER);
 	bool		isnull;
 
-	return number ? number : psprintf(INT64_FORMAT, col_int8(inv, I_ID, &isnull));
+	return number ? number : psprintf(INT64_FORMAT, col_int8(inv, INVOICE_COL_ID, &isnull));
 }
 
 /* make_result: easeinv.invoice_result from an invoice row, in cxt. */
 static Datum
-make_result(FunctionCallInfo fcinfo, Invoice *inv, bool replayed, MemoryContext cxt)
+make_result(FunctionCallInfo fcinfo, const InvoiceRow *inv, bool replayed, MemoryContext cxt)
 {
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	TupleDesc	rdesc;
 	Datum		values[lengthof(result_columns) + 1];
 	bool		nulls[lengthof(result_columns) + 1];
 	int			i;
-	Datum		d;
 
-	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "function result type must be composite");
-	rdesc = BlessTupleDesc(rdesc);
 	for (i = 0; i < (int) lengthof(result_columns); i++)
-		values[i] = col(inv, result_columns[i], &nulls[i]);
+		values[i] = invoice_col(inv, result_columns[i], &nulls[i]);
 	values[i] = BoolGetDatum(replayed);
 	nulls[i] = false;
-	d = HeapTupleGetDatum(heap_form_tuple(rdesc, values, nulls));
-	MemoryContextSwitchTo(old);
-	return d;
+	return result_row(fcinfo, values, nulls, lengthof(values), cxt);
 }
 
 /* a stock-tracked line, as the movements need it */
@@ -187,19 +243,13 @@ typedef struct StockLine
 static int
 invoice_lines_for_stock(int64 tenant, int64 id, StockLine **lines, int *nstock, MemoryContext cxt)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
 	MemoryContext old;
 	uint64		i;
 	int			n = 0;
 	bool		isnull;
 
-	kept_plan(&plan, "SELECT l.line_no, l.product_id, l.qty, coalesce(p.track_stock, false) "
-			 "FROM easeinv.invoice_lines l "
-			 "LEFT JOIN easeinv.products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id "
-			 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.product_id, l.line_no", 2, types);
-	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(PLAN(ST_LINES_FOR_STOCK), v, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading invoice lines failed");
 	/*
 	 * Under REPEATABLE READ or SERIALIZABLE the snapshot may predate a change
@@ -212,7 +262,7 @@ invoice_lines_for_stock(int64 tenant, int64 id, StockLine **lines, int *nstock, 
 		uint64		nfirst = SPI_processed;
 		bool		same;
 
-		if (SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+		if (SPI_execute_snapshot(PLAN(ST_LINES_FOR_STOCK), v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading invoice lines failed");
 		same = SPI_processed == nfirst;
 		for (i = 0; same && i < nfirst; i++)
@@ -249,24 +299,14 @@ invoice_lines_for_stock(int64 tenant, int64 id, StockLine **lines, int *nstock, 
 static int64
 default_customer_location(int64 tenant)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {INT8OID};
 	Datum		v[1] = {Int64GetDatum(tenant)};
 	bool		isnull;
 
-	kept_plan(&plan, "SELECT l.id FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.kind = 'customer' "
-			 "AND l.deleted_at IS NULL ORDER BY l.id LIMIT 1", 1, types);
-	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(PLAN(ST_DEFAULT_CUSTOMER), v, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading locations failed");
 	if (SPI_processed == 0)
 		return 0;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-static char *
-numstr(Datum n)
-{
-	return DatumGetCString(DirectFunctionCall1(numeric_out, n));
 }
 
 /*
@@ -279,7 +319,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 	int64		id = arg_id(fcinfo, 0, "invoice_id");
 	int64		tenant = tenant_resolve(TENANT_REQUIRED);
 	OwnerScope session;
-	Invoice		inv;
+	InvoiceRow	inv;
 	bool		isnull;
 	char	   *status;
 	bool		credit_note;
@@ -305,13 +345,13 @@ issue_invoice(PG_FUNCTION_ARGS)
 	 */
 	ledger_gate(tenant, false);
 	owner_begin(&session);
-	if (!lock_invoice(tenant, id, &inv))
+	if (!invoice_lock(tenant, id, &inv))
 		no_such_invoice(id);
-	status = col_text(&inv, I_STATUS);
+	status = invoice_col_text(&inv, INVOICE_COL_STATUS);
 	if (strcmp(status, "cancelled") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s %s is cancelled", kind_word(&inv), label(&inv)),
+				 errmsg("%s %s is cancelled", kind_word(&inv), invoice_label(&inv)),
 				 errhint("A cancelled invoice keeps its number and is never issued again; make a new draft.")));
 	if (strcmp(status, "draft") != 0)
 	{
@@ -331,11 +371,11 @@ issue_invoice(PG_FUNCTION_ARGS)
 
 		invoice_rates_in_force(tenant, id);
 		invoice_update_totals(tenant, PointerGetDatum(construct_array(&d, 1, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)));
-		if (!lock_invoice(tenant, id, &inv))
+		if (!invoice_lock(tenant, id, &inv))
 			no_such_invoice(id);
 	}
-	credit_note = strcmp(col_text(&inv, I_KIND), "credit_note") == 0;
-	original = col_int8(&inv, I_ORIGINAL, &isnull);
+	credit_note = strcmp(invoice_col_text(&inv, INVOICE_COL_KIND), "credit_note") == 0;
+	original = col_int8(&inv, INVOICE_COL_ORIGINAL, &isnull);
 
 	if (invoice_lines_for_stock(tenant, id, &lines, &nstock, cxt) == 0)
 		ereport(ERROR,
@@ -343,55 +383,38 @@ issue_invoice(PG_FUNCTION_ARGS)
 				 errmsg("%s %lld has no lines", kind_word(&inv), (long long) id),
 				 errhint("Add at least one line before issuing it.")));
 
-	location = col_int8(&inv, I_LOCATION, &isnull);
-	customer_location = col_int8(&inv, I_CUSTOMER_LOCATION, &isnull);
+	location = col_int8(&inv, INVOICE_COL_LOCATION, &isnull);
+	customer_location = col_int8(&inv, INVOICE_COL_CUSTOMER_LOCATION, &isnull);
 
 	if (credit_note)
 	{
-		Invoice		orig;
-		Datum		total = col(&inv, I_GRAND_TOTAL, &isnull);
+		InvoiceRow	orig;
+		Datum		total = invoice_col(&inv, INVOICE_COL_GRAND_TOTAL, &isnull);
 		Datum		open;
 		char	   *ostatus;
-		static SPIPlanPtr credit_plan = NULL;
-		Oid			types[3] = {INT8OID, INT8OID, NUMERICOID};
 		Datum		v[3];
 
-		if (!lock_invoice(tenant, original, &orig))
+		if (!invoice_lock(tenant, original, &orig))
 			no_such_invoice(original);
-		ostatus = col_text(&orig, I_STATUS);
+		ostatus = invoice_col_text(&orig, INVOICE_COL_STATUS);
 		if (strcmp(ostatus, "draft") == 0 || strcmp(ostatus, "cancelled") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("invoice %s is %s: it cannot have a credit note", label(&orig), ostatus),
+					 errmsg("invoice %s is %s: it cannot have a credit note", invoice_label(&orig), ostatus),
 					 errhint("A credit note reduces an issued invoice.")));
-		open = DirectFunctionCall2(numeric_sub, col(&orig, I_GRAND_TOTAL, &isnull), col(&orig, I_AMOUNT_CREDITED, &isnull));
-		if (DatumGetBool(DirectFunctionCall2(numeric_gt, total, open)))
+		open = num_sub(invoice_col(&orig, INVOICE_COL_GRAND_TOTAL, &isnull),
+					   invoice_col(&orig, INVOICE_COL_AMOUNT_CREDITED, &isnull));
+		if (num_gt(total, open))
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("credit note of %s is more than the %s of invoice %s not yet credited",
-							numstr(total), numstr(open), label(&orig)),
+							num_str(total), num_str(open), invoice_label(&orig)),
 					 errhint("A credit note reduces what its invoice asked for, and no further.")));
 		/* no product comes back more than the invoice sold, with earlier credit notes */
 		{
-			static SPIPlanPtr qty_plan = NULL;
-			Oid			qtypes[3] = {INT8OID, INT8OID, INT8OID};
 			Datum		qv[3] = {Int64GetDatum(tenant), Int64GetDatum(id), Int64GetDatum(original)};
 
-			kept_plan(&qty_plan,
-					 "SELECT c.product_id, c.qty, coalesce(prev.qty, 0), coalesce(sold.qty, 0) "
-					 "FROM (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoice_lines l "
-					 "       WHERE l.tenant_id = $1 AND l.invoice_id = $2 AND l.product_id IS NOT NULL GROUP BY 1) c "
-					 "LEFT JOIN (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoice_lines l "
-					 "       WHERE l.tenant_id = $1 AND l.invoice_id = $3 AND l.product_id IS NOT NULL GROUP BY 1) sold "
-					 "  ON sold.product_id = c.product_id "
-					 "LEFT JOIN (SELECT l.product_id, sum(l.qty) AS qty FROM easeinv.invoices i "
-					 "       JOIN easeinv.invoice_lines l ON l.tenant_id = i.tenant_id AND l.invoice_id = i.id "
-					 "       WHERE i.tenant_id = $1 AND i.original_invoice_id = $3 AND i.id <> $2 "
-					 "         AND i.status <> 'draft' AND i.status <> 'cancelled' AND l.product_id IS NOT NULL GROUP BY 1) prev "
-					 "  ON prev.product_id = c.product_id "
-					 "WHERE c.qty + coalesce(prev.qty, 0) > coalesce(sold.qty, 0) ORDER BY c.product_id LIMIT 1",
-					 3, qtypes);
-			if (SPI_execute_plan(qty_plan, qv, NULL, false, 1) != SPI_OK_SELECT)
+			if (SPI_execute_plan(PLAN(ST_CREDITED_QTY), qv, NULL, false, 1) != SPI_OK_SELECT)
 				elog(ERROR, "checking credited quantities failed");
 			if (SPI_processed > 0)
 			{
@@ -401,25 +424,21 @@ issue_invoice(PG_FUNCTION_ARGS)
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("credit note returns %s of product %s, but invoice %s sold %s",
-								SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 1), label(&orig), SPI_getvalue(t, d, 4)),
+								SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 1), invoice_label(&orig), SPI_getvalue(t, d, 4)),
 						 errdetail("Earlier credit notes of the invoice returned %s.", SPI_getvalue(t, d, 3)),
 						 errhint("A credit note returns at most what its invoice sold; a price adjustment has no product.")));
 			}
 		}
 		/* returns go back where the sale came from, unless the credit note says otherwise */
 		if (location == 0)
-			location = col_int8(&orig, I_LOCATION, &isnull);
+			location = col_int8(&orig, INVOICE_COL_LOCATION, &isnull);
 		if (customer_location == 0)
-			customer_location = col_int8(&orig, I_CUSTOMER_LOCATION, &isnull);
+			customer_location = col_int8(&orig, INVOICE_COL_CUSTOMER_LOCATION, &isnull);
 
-		kept_plan(&credit_plan,
-				 "UPDATE easeinv.invoices i SET amount_credited = i.amount_credited + $3, "
-				 "status = " INVOICE_STATUS_SQL("i.amount_paid", "(i.amount_credited + $3)", "i.grand_total") " "
-				 "WHERE i.tenant_id = $1 AND i.id = $2", 3, types);
 		v[0] = Int64GetDatum(tenant);
 		v[1] = Int64GetDatum(original);
 		v[2] = total;
-		if (invoice_internal_execute(credit_plan, v, NULL) != SPI_OK_UPDATE)
+		if (invoice_internal_execute(PLAN(ST_CREDIT), v, NULL) != SPI_OK_UPDATE)
 			elog(ERROR, "crediting invoice failed");
 	}
 
@@ -440,17 +459,11 @@ issue_invoice(PG_FUNCTION_ARGS)
 					 errhint("Create a location of kind 'customer', or set the invoice's customer_location_id.")));
 		/* goods leave (or come back to) stock, and go to (or come from) a customer */
 		{
-			static SPIPlanPtr kinds_plan = NULL;
-			Oid			ktypes[3] = {INT8OID, INT8OID, INT8OID};
 			Datum		kv[3] = {Int64GetDatum(tenant), Int64GetDatum(location), Int64GetDatum(customer_location)};
 			char	   *stock_kind;
 			char	   *customer_kind;
 
-			kept_plan(&kinds_plan,
-					 "SELECT (SELECT l.kind FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.id = $2), "
-					 "       (SELECT l.kind FROM easeinv.locations l WHERE l.tenant_id = $1 AND l.id = $3)",
-					 3, ktypes);
-			if (SPI_execute_plan(kinds_plan, kv, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			if (SPI_execute_plan(PLAN(ST_LOCATION_KINDS), kv, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 				elog(ERROR, "reading locations failed");
 			stock_kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 			customer_kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
@@ -475,28 +488,19 @@ issue_invoice(PG_FUNCTION_ARGS)
 
 	/* the number */
 	{
-		static SPIPlanPtr counter_plan = NULL;
-		static SPIPlanPtr format_plan = NULL;
-		Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 		Datum		v[3];
 
-		fy = invoice_fiscal_year_start(DatumGetDateADT(col(&inv, I_DATE, &isnull)));
-		series = col_text(&inv, I_SERIES);
+		fy = invoice_fiscal_year_start(DatumGetDateADT(invoice_col(&inv, INVOICE_COL_DATE, &isnull)));
+		series = invoice_col_text(&inv, INVOICE_COL_SERIES);
 		fy_label = invoice_fiscal_year_label(fy);
 		v[0] = Int64GetDatum(tenant);
 		v[1] = CStringGetTextDatum(series);
 		v[2] = CStringGetTextDatum(fy_label);
-		kept_plan(&counter_plan,
-				 "INSERT INTO easeinv.invoice_counters AS c (tenant_id, series, fiscal_year, last_number) "
-				 "VALUES ($1, $2, $3, 1) ON CONFLICT (tenant_id, series, fiscal_year) "
-				 "DO UPDATE SET last_number = c.last_number + 1 RETURNING c.last_number", 3, types);
-		if (SPI_execute_plan(counter_plan, v, NULL, false, 0) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		if (SPI_execute_plan(PLAN(ST_COUNTER), v, NULL, false, 0) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "taking an invoice number failed");
 		seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-		kept_plan(&format_plan, "SELECT s.format FROM easeinv.invoice_series s WHERE s.tenant_id = $1 AND s.code = $2",
-				 2, types);
-		if (SPI_execute_plan(format_plan, v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		if (SPI_execute_plan(PLAN(ST_SERIES_FORMAT), v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading the series failed");
 		format = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		number = invoice_number_make(format, fy, seq, &why);
@@ -513,14 +517,10 @@ issue_invoice(PG_FUNCTION_ARGS)
 
 	/* another series may give the same number (the portal wants it unique per year) */
 	{
-		static SPIPlanPtr taken_plan = NULL;
-		Oid			ttypes[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
 		Datum		tv[4] = {Int64GetDatum(tenant), CStringGetTextDatum(credit_note ? "credit_note" : "invoice"),
 		CStringGetTextDatum(fy_label), CStringGetTextDatum(number)};
 
-		kept_plan(&taken_plan, "SELECT 1 FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.kind = $2 "
-				 "AND i.fiscal_year = $3 AND i.number = $4", 4, ttypes);
-		if (SPI_execute_plan(taken_plan, tv, NULL, false, 1) != SPI_OK_SELECT)
+		if (SPI_execute_plan(PLAN(ST_NUMBER_TAKEN), tv, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "checking the number failed");
 		if (SPI_processed > 0)
 			ereport(ERROR,
@@ -531,8 +531,6 @@ issue_invoice(PG_FUNCTION_ARGS)
 
 	/* issue: the invoice is frozen from here on */
 	{
-		static SPIPlanPtr issue_plan = NULL;
-		Oid			types[5] = {INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID};
 		Datum		v[5];
 
 		v[0] = Int64GetDatum(tenant);
@@ -540,11 +538,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 		v[2] = CStringGetTextDatum(number);
 		v[3] = CStringGetTextDatum(fy_label);
 		v[4] = Int64GetDatum(seq);
-		kept_plan(&issue_plan,
-				 "UPDATE easeinv.invoices i SET status = 'issued', number = $3, fiscal_year = $4, sequence_no = $5, "
-				 "issued_at = pg_catalog.now() WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS,
-				 5, types);
-		if (invoice_internal_execute(issue_plan, v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		if (invoice_internal_execute(PLAN(ST_ISSUE), v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 			elog(ERROR, "issuing invoice failed");
 		inv.tup = SPI_tuptable->vals[0];
 		inv.desc = SPI_tuptable->tupdesc;
@@ -584,7 +578,7 @@ cancel_invoice(PG_FUNCTION_ARGS)
 	text	   *reason;
 	int64		tenant;
 	OwnerScope session;
-	Invoice		inv;
+	InvoiceRow	inv;
 	bool		isnull;
 	char	   *status;
 	char	   *number;
@@ -593,10 +587,6 @@ cancel_invoice(PG_FUNCTION_ARGS)
 	int32	   *line_nos;
 	int			nmov = 0;
 	int			i;
-	static SPIPlanPtr credits_plan = NULL;
-	static SPIPlanPtr uncredit_plan = NULL;
-	static SPIPlanPtr cancel_plan = NULL;
-	static SPIPlanPtr movements_plan = NULL;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -607,9 +597,9 @@ cancel_invoice(PG_FUNCTION_ARGS)
 	tenant = tenant_resolve(TENANT_REQUIRED);
 
 	owner_begin(&session);
-	if (!lock_invoice(tenant, id, &inv))
+	if (!invoice_lock(tenant, id, &inv))
 		no_such_invoice(id);
-	status = col_text(&inv, I_STATUS);
+	status = invoice_col_text(&inv, INVOICE_COL_STATUS);
 	if (strcmp(status, "draft") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -621,23 +611,18 @@ cancel_invoice(PG_FUNCTION_ARGS)
 		owner_end(&session);
 		return result;
 	}
-	number = label(&inv);
-	if (DatumGetBool(DirectFunctionCall2(numeric_gt, col(&inv, I_AMOUNT_PAID, &isnull),
-										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))))
+	number = invoice_label(&inv);
+	if (num_gt(invoice_col(&inv, INVOICE_COL_AMOUNT_PAID, &isnull), NUM_ZERO))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("invoice %s has payments of %s standing", number, numstr(col(&inv, I_AMOUNT_PAID, &isnull))),
+				 errmsg("invoice %s has payments of %s standing", number, num_str(invoice_col(&inv, INVOICE_COL_AMOUNT_PAID, &isnull))),
 				 errhint("Refund them with easeinv.refund_payment() first, or issue a credit note instead.")));
 
-	if (strcmp(col_text(&inv, I_KIND), "invoice") == 0)
+	if (strcmp(invoice_col_text(&inv, INVOICE_COL_KIND), "invoice") == 0)
 	{
-		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
 
-		kept_plan(&credits_plan, "SELECT i.number FROM easeinv.invoices i WHERE i.tenant_id = $1 "
-				 "AND i.original_invoice_id = $2 AND i.status <> 'draft' AND i.status <> 'cancelled' "
-				 "ORDER BY i.id LIMIT 1", 2, types);
-		if (SPI_execute_plan(credits_plan, v, NULL, false, 1) != SPI_OK_SELECT)
+		if (SPI_execute_plan(PLAN(ST_CREDIT_NOTES), v, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "reading credit notes failed");
 		if (SPI_processed > 0)
 			ereport(ERROR,
@@ -649,32 +634,23 @@ cancel_invoice(PG_FUNCTION_ARGS)
 	else
 	{
 		/* a credit note gives its amount back to its invoice */
-		Invoice		orig;
-		Oid			types[3] = {INT8OID, INT8OID, NUMERICOID};
+		InvoiceRow	orig;
 		Datum		v[3];
-		int64		original = col_int8(&inv, I_ORIGINAL, &isnull);
+		int64		original = col_int8(&inv, INVOICE_COL_ORIGINAL, &isnull);
 
 		v[0] = Int64GetDatum(tenant);
 		v[1] = Int64GetDatum(original);
-		v[2] = col(&inv, I_GRAND_TOTAL, &isnull);
-		if (!lock_invoice(tenant, original, &orig))
+		v[2] = invoice_col(&inv, INVOICE_COL_GRAND_TOTAL, &isnull);
+		if (!invoice_lock(tenant, original, &orig))
 			no_such_invoice(original);
-		kept_plan(&uncredit_plan,
-				 "UPDATE easeinv.invoices i SET amount_credited = i.amount_credited - $3, "
-				 "status = " INVOICE_STATUS_SQL("i.amount_paid", "(i.amount_credited - $3)", "i.grand_total") " "
-				 "WHERE i.tenant_id = $1 AND i.id = $2", 3, types);
-		if (invoice_internal_execute(uncredit_plan, v, NULL) != SPI_OK_UPDATE)
+		if (invoice_internal_execute(PLAN(ST_UNCREDIT), v, NULL) != SPI_OK_UPDATE)
 			elog(ERROR, "giving back a credit failed");
 	}
 
 	{
-		Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
 		Datum		v[3] = {Int64GetDatum(tenant), Int64GetDatum(id), PointerGetDatum(reason)};
 
-		kept_plan(&cancel_plan,
-				 "UPDATE easeinv.invoices i SET status = 'cancelled', cancel_reason = $3, cancelled_at = pg_catalog.now() "
-				 "WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS, 3, types);
-		if (invoice_internal_execute(cancel_plan, v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		if (invoice_internal_execute(PLAN(ST_CANCEL), v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 			elog(ERROR, "cancelling invoice failed");
 		inv.tup = SPI_tuptable->vals[0];
 		inv.desc = SPI_tuptable->tupdesc;
@@ -683,20 +659,11 @@ cancel_invoice(PG_FUNCTION_ARGS)
 
 	/* the movements its issue posted */
 	{
-		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
 		MemoryContext old;
 		uint64		r;
 
-		kept_plan(&movements_plan,
-				 "SELECT m.id, l.line_no, r.id FROM easeinv.invoice_lines l "
-				 "JOIN easeinv.stock_movements m ON m.tenant_id = l.tenant_id "
-				 " AND m.idempotency_key = 'easeinv:invoice:' || l.invoice_id::text || ':line:' || l.line_no::text "
-				 /* one reversed by hand (possible before 0.5.0) is not reversed again */
-				 "LEFT JOIN easeinv.stock_movements r ON r.tenant_id = m.tenant_id AND r.reverses_id = m.id "
-				 "WHERE l.tenant_id = $1 AND l.invoice_id = $2 "
-				 "ORDER BY m.product_id, l.line_no", 2, types);
-		if (SPI_execute_plan(movements_plan, v, NULL, false, 0) != SPI_OK_SELECT)
+		if (SPI_execute_plan(PLAN(ST_MOVEMENTS), v, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading the invoice's movements failed");
 		old = MemoryContextSwitchTo(cxt);
 		movements = palloc(sizeof(int64) * (SPI_processed + 1));

@@ -22,17 +22,12 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
-#include "args.h"
-#include "legacy.h"
 #include "numbers.h"
 #include "owner.h"
 #include "plans.h"
-#include "replay.h"
-#include "result.h"
 #include "triggers.h"
 #include "gst.h"
 #include "invoice.h"
-#include "ledger.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -50,14 +45,78 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/rel.h"
-#include "utils/array.h"
 
 PG_FUNCTION_INFO_V1(invoice_number);
 PG_FUNCTION_INFO_V1(invoice_guard);
 PG_FUNCTION_INFO_V1(invoice_line_compute);
 PG_FUNCTION_INFO_V1(invoice_totals);
+
+/* RATE_IN_FORCE_SQL: whether rate (an SQL expression) is in force on date */
+#define RATE_IN_FORCE_SQL(rate, date) \
+	"EXISTS (SELECT 1 FROM easeinv.gst_rates g WHERE g.rate = " rate " AND g.valid_from <= " date \
+	" AND (g.valid_to IS NULL OR g.valid_to >= " date "))"
+
+/* what the line trigger reads of a product (the partition's plans too, product_plan) */
+#define PRODUCT_COLUMNS "p.name, p.hsn_code, p.gst_rate, p.deleted_at IS NOT NULL, p.tableoid"
+#define PRODUCT_WHERE " p WHERE p.tenant_id = $1 AND p.id = $2 FOR KEY SHARE OF p"
+
+/* The statements of the invoice triggers (plans.h; the rule of owner.c). */
+typedef enum InvoiceStatement
+{
+	ST_INVOICE,
+	ST_RATE_IN_FORCE,
+	ST_RATES_OF_INVOICE,
+	ST_PRODUCT,
+	ST_LAST_LINE_NO,
+	ST_TOTALS,
+	ST_COUNT
+} InvoiceStatement;
+
+static const PlanStatement statements[ST_COUNT] = {
+	/* the invoice of a line, locked; the date its rates are checked on (a credit note: its invoice's) */
+	[ST_INVOICE] = {"SELECT i.status, i.number, i.intra_state, "
+		"coalesce((SELECT o.invoice_date FROM easeinv.invoices o "
+		"          WHERE o.tenant_id = i.tenant_id AND o.id = i.original_invoice_id), i.invoice_date) "
+		"FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.id = $2 FOR NO KEY UPDATE OF i",
+		2, {INT8OID, INT8OID}},
+	/* rate $1 in force on date $2 (no tenant: gst_rates is the country's) */
+	[ST_RATE_IN_FORCE] = {"SELECT " RATE_IN_FORCE_SQL("$1", "$2"), 2, {NUMERICOID, DATEOID}},
+	/* the first line of invoice $2 whose rate is not in force */
+	[ST_RATES_OF_INVOICE] = {"SELECT l.line_no, l.gst_rate, d.rate_date "
+		"FROM easeinv.invoice_lines l, "
+		"     (SELECT coalesce(o.invoice_date, i.invoice_date) AS rate_date "
+		"        FROM easeinv.invoices i LEFT JOIN easeinv.invoices o "
+		"          ON o.tenant_id = i.tenant_id AND o.id = i.original_invoice_id "
+		"       WHERE i.tenant_id = $1 AND i.id = $2) d "
+		"WHERE l.tenant_id = $1 AND l.invoice_id = $2 "
+		"  AND NOT " RATE_IN_FORCE_SQL("l.gst_rate", "d.rate_date") " "
+		"ORDER BY l.line_no LIMIT 1", 2, {INT8OID, INT8OID}},
+	/* a product, on the partitioned table (before the tenant's partition is known) */
+	[ST_PRODUCT] = {"SELECT " PRODUCT_COLUMNS " FROM easeinv.products" PRODUCT_WHERE, 2, {INT8OID, INT8OID}},
+	[ST_LAST_LINE_NO] = {"SELECT max(l.line_no) FROM easeinv.invoice_lines l "
+		"WHERE l.tenant_id = $1 AND l.invoice_id = $2", 2, {INT8OID, INT8OID}},
+	/* the listed drafts ($2, bigint[]) get their headers from their lines */
+	[ST_TOTALS] = {"UPDATE easeinv.invoices i SET "
+		"(subtotal, discount, taxable_value, cgst, sgst, igst, cess, round_off, grand_total) = "
+		"(SELECT s.g, s.d, s.t, s.c, s.s, s.i, s.e, "
+		"        CASE WHEN r.ro THEN pg_catalog.round(s.tot) - s.tot ELSE 0 END, "
+		"        CASE WHEN r.ro THEN pg_catalog.round(s.tot) ELSE s.tot END "
+		"   FROM (SELECT coalesce(sum(l.gross), 0) AS g, coalesce(sum(l.discount), 0) AS d, "
+		"                coalesce(sum(l.taxable_value), 0) AS t, coalesce(sum(l.cgst), 0) AS c, "
+		"                coalesce(sum(l.sgst), 0) AS s, coalesce(sum(l.igst), 0) AS i, "
+		"                coalesce(sum(l.cess), 0) AS e, coalesce(sum(l.line_total), 0) AS tot "
+		"           FROM easeinv.invoice_lines l "
+		"          WHERE l.tenant_id = $1 AND l.invoice_id = i.id) s, "
+		"        (SELECT coalesce((t.settings ->> 'round_off')::boolean, false) AS ro "
+		"           FROM easeinv.tenants t WHERE t.id = $1) r) "
+		"WHERE i.tenant_id = $1 AND i.id = ANY ($2) AND i.status = 'draft'",
+		2, {INT8OID, INT8ARRAYOID}},
+};
+
+static SPIPlanPtr plans[ST_COUNT];
+
+#define PLAN(which)		plan_kept(statements, plans, (which))
 
 /* ---------------------------------------------------------------------
  * The extension's own writes
@@ -372,7 +431,6 @@ end_spi(LazySession *l)
 static InvoiceInfo *
 invoice_info(int64 tenant, int64 id, LazySession *l)
 {
-	static SPIPlanPtr plan = NULL;
 	Datum		values[2];
 	bool		isnull;
 	int			rc;
@@ -382,19 +440,9 @@ invoice_info(int64 tenant, int64 id, LazySession *l)
 		return &cached_invoice;
 
 	need_spi(l);
-	if (plan == NULL)
-	{
-		Oid			types[2] = {INT8OID, INT8OID};
-
-		plan = plan_prepare_kept("SELECT i.status, i.number, i.intra_state, "
-							"coalesce((SELECT o.invoice_date FROM easeinv.invoices o "
-							"          WHERE o.tenant_id = i.tenant_id AND o.id = i.original_invoice_id), i.invoice_date) "
-							"FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.id = $2 FOR NO KEY UPDATE OF i",
-							2, types);
-	}
 	values[0] = Int64GetDatum(tenant);
 	values[1] = Int64GetDatum(id);
-	rc = SPI_execute_plan(plan, values, NULL, false, 1);
+	rc = SPI_execute_plan(PLAN(ST_INVOICE), values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading invoice failed: %s", SPI_result_code_string(rc));
 
@@ -434,16 +482,10 @@ refuse_frozen(InvoiceInfo *info)
 			 errhint("Cancel it with easeinv.cancel_invoice(), or issue a credit note.")));
 }
 
-/* RATE_IN_FORCE_SQL: whether rate $1 is in force on date $2 */
-#define RATE_IN_FORCE_SQL(rate, date) \
-	"EXISTS (SELECT 1 FROM easeinv.gst_rates g WHERE g.rate = " rate " AND g.valid_from <= " date \
-	" AND (g.valid_to IS NULL OR g.valid_to >= " date "))"
-
 /* rate_in_force: the GST rate is valid on the date (easeinv.gst_rates), remembered for the transaction. */
 static bool
 rate_in_force(Datum rate, DateADT date, LazySession *l)
 {
-	static SPIPlanPtr plan = NULL;
 	Datum		values[2];
 	bool		isnull;
 	int			i;
@@ -457,19 +499,13 @@ rate_in_force(Datum rate, DateADT date, LazySession *l)
 	/* 18 and 18.00 are one rate: compared as numbers, no text made per line */
 	for (i = 0; i < rate_cache.n; i++)
 		if (rate_cache.date[i] == date &&
-			DatumGetBool(DirectFunctionCall2(numeric_eq, rate_cache.rate[i], rate)))
+			num_eq(rate_cache.rate[i], rate))
 			return true;
 
 	need_spi(l);
-	if (plan == NULL)
-	{
-		Oid			types[2] = {NUMERICOID, DATEOID};
-
-		plan = plan_prepare_kept("SELECT " RATE_IN_FORCE_SQL("$1", "$2"), 2, types);
-	}
 	values[0] = rate;
 	values[1] = DateADTGetDatum(date);
-	rc = SPI_execute_plan(plan, values, NULL, false, 1);
+	rc = SPI_execute_plan(PLAN(ST_RATE_IN_FORCE), values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "checking a GST rate failed: %s", SPI_result_code_string(rc));
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
@@ -491,24 +527,9 @@ rate_in_force(Datum rate, DateADT date, LazySession *l)
 void
 invoice_rates_in_force(int64 tenant, int64 id)
 {
-	static SPIPlanPtr plan = NULL;
 	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
 
-	if (plan == NULL)
-	{
-		Oid			types[2] = {INT8OID, INT8OID};
-
-		plan = plan_prepare_kept("SELECT l.line_no, l.gst_rate, d.rate_date "
-							"FROM easeinv.invoice_lines l, "
-							"     (SELECT coalesce(o.invoice_date, i.invoice_date) AS rate_date "
-							"        FROM easeinv.invoices i LEFT JOIN easeinv.invoices o "
-							"          ON o.tenant_id = i.tenant_id AND o.id = i.original_invoice_id "
-							"       WHERE i.tenant_id = $1 AND i.id = $2) d "
-							"WHERE l.tenant_id = $1 AND l.invoice_id = $2 "
-							"  AND NOT " RATE_IN_FORCE_SQL("l.gst_rate", "d.rate_date") " "
-							"ORDER BY l.line_no LIMIT 1", 2, types);
-	}
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(PLAN(ST_RATES_OF_INVOICE), values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "checking the invoice's rates failed");
 	if (SPI_processed > 0)
 		ereport(ERROR,
@@ -584,8 +605,6 @@ line_cols(TriggerData *td)
  * inserting a 500-line invoice), so once the tenant's partition is known the
  * lookup goes to that partition directly, with a plan kept per partition.
  */
-#define PRODUCT_COLUMNS "p.name, p.hsn_code, p.gst_rate, p.deleted_at IS NOT NULL, p.tableoid"
-
 /* the partition of products that holds a tenant's rows, as last read (this transaction) */
 static int64 known_tenant = 0;
 static Oid	known_partition = InvalidOid;
@@ -594,7 +613,6 @@ static LocalTransactionId known_lxid = InvalidLocalTransactionId;
 static SPIPlanPtr
 product_plan(int64 tenant)
 {
-	static SPIPlanPtr parent_plan = NULL;
 	static struct
 	{
 		Oid			partition;
@@ -611,8 +629,7 @@ product_plan(int64 tenant)
 				return partitions[i].plan;
 		if (npartitions < EASEINV_MAX_PARTITIONS)
 		{
-			char	   *sql = psprintf("SELECT " PRODUCT_COLUMNS " FROM %s p "
-									   "WHERE p.tenant_id = $1 AND p.id = $2 FOR KEY SHARE OF p",
+			char	   *sql = psprintf("SELECT " PRODUCT_COLUMNS " FROM %s" PRODUCT_WHERE,
 									   quote_qualified_identifier(get_namespace_name(get_rel_namespace(known_partition)),
 																  get_rel_name(known_partition)));
 
@@ -621,8 +638,7 @@ product_plan(int64 tenant)
 			return partitions[npartitions++].plan;
 		}
 	}
-	return kept_plan(&parent_plan, "SELECT " PRODUCT_COLUMNS " FROM easeinv.products p "
-					 "WHERE p.tenant_id = $1 AND p.id = $2 FOR KEY SHARE OF p", 2, types);
+	return PLAN(ST_PRODUCT);
 }
 
 /*
@@ -654,11 +670,7 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 	int			i;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("easeinv.invoice_line_compute() can only be called as a trigger")));
-	td = (TriggerData *) fcinfo->context;
+	td = trigger_data(fcinfo, "invoice_line_compute");
 	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -788,21 +800,13 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 	(void) heap_getattr(newtup, lc->line_no, desc, &isnull);
 	if (isnull)
 	{
-		static SPIPlanPtr plan = NULL;
 		Datum		lv[2];
 		int32		next = 1;
 
 		need_spi(&spi);
-		if (plan == NULL)
-		{
-			Oid			types[2] = {INT8OID, INT8OID};
-
-			plan = plan_prepare_kept("SELECT max(l.line_no) FROM easeinv.invoice_lines l "
-								"WHERE l.tenant_id = $1 AND l.invoice_id = $2", 2, types);
-		}
 		lv[0] = Int64GetDatum(tenant);
 		lv[1] = Int64GetDatum(invoice_id);
-		if (SPI_execute_plan(plan, lv, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		if (SPI_execute_plan(PLAN(ST_LAST_LINE_NO), lv, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "numbering a line failed");
 		{
 			Datum		m = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -875,7 +879,7 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("GST rate %s%% is not in force on %s",
-						DatumGetCString(DirectFunctionCall1(numeric_out, in.gst_rate)),
+						num_str(in.gst_rate),
 						DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(info->rate_date)))),
 				 errdetail("The rates in force on a date are in easeinv.gst_rates."),
 				 errhint("Use a rate valid on the invoice date (a credit note: on its invoice's date).")));
@@ -901,31 +905,10 @@ invoice_line_compute(PG_FUNCTION_ARGS)
 void
 invoice_update_totals(int64 tenant, Datum ids)
 {
-	static SPIPlanPtr plan = NULL;
 	Datum		values[2] = {Int64GetDatum(tenant), ids};
 	int			rc;
 
-	if (plan == NULL)
-	{
-		Oid			types[2] = {INT8OID, INT8ARRAYOID};
-
-		plan = plan_prepare_kept("UPDATE easeinv.invoices i SET "
-							"(subtotal, discount, taxable_value, cgst, sgst, igst, cess, round_off, grand_total) = "
-							"(SELECT s.g, s.d, s.t, s.c, s.s, s.i, s.e, "
-							"        CASE WHEN r.ro THEN pg_catalog.round(s.tot) - s.tot ELSE 0 END, "
-							"        CASE WHEN r.ro THEN pg_catalog.round(s.tot) ELSE s.tot END "
-							"   FROM (SELECT coalesce(sum(l.gross), 0) AS g, coalesce(sum(l.discount), 0) AS d, "
-							"                coalesce(sum(l.taxable_value), 0) AS t, coalesce(sum(l.cgst), 0) AS c, "
-							"                coalesce(sum(l.sgst), 0) AS s, coalesce(sum(l.igst), 0) AS i, "
-							"                coalesce(sum(l.cess), 0) AS e, coalesce(sum(l.line_total), 0) AS tot "
-							"           FROM easeinv.invoice_lines l "
-							"          WHERE l.tenant_id = $1 AND l.invoice_id = i.id) s, "
-							"        (SELECT coalesce((t.settings ->> 'round_off')::boolean, false) AS ro "
-							"           FROM easeinv.tenants t WHERE t.id = $1) r) "
-							"WHERE i.tenant_id = $1 AND i.id = ANY ($2) AND i.status = 'draft'",
-							2, types);
-	}
-	rc = invoice_internal_execute(plan, values, NULL);
+	rc = invoice_internal_execute(PLAN(ST_TOTALS), values, NULL);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "updating invoice totals failed: %s", SPI_result_code_string(rc));
 }
@@ -946,11 +929,7 @@ invoice_totals(PG_FUNCTION_ARGS)
 	uint64		i;
 	bool		isnull;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("easeinv.invoice_totals() can only be called as a trigger")));
-	td = (TriggerData *) fcinfo->context;
+	td = trigger_data(fcinfo, "invoice_totals");
 	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -1035,11 +1014,7 @@ invoice_guard(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			i;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("easeinv.invoice_guard() can only be called as a trigger")));
-	td = (TriggerData *) fcinfo->context;
+	td = trigger_data(fcinfo, "invoice_guard");
 	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -1072,8 +1047,7 @@ invoice_guard(PG_FUNCTION_ARGS)
 			if (isnull)
 				is_default = true;
 			else if (att->atttypid == NUMERICOID)
-				is_default = DatumGetBool(DirectFunctionCall2(numeric_eq, v,
-															  DirectFunctionCall1(int4_numeric, Int32GetDatum(0))));
+				is_default = num_eq(v, NUM_ZERO);
 			else if (strcmp(computed_columns[i], "status") == 0)
 				is_default = strcmp(TextDatumGetCString(v), "draft") == 0;
 			else

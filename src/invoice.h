@@ -25,9 +25,6 @@ extern void invoice_internal_end(void);
 /* run a kept plan as one of those writes (inside SPI); SPI's result code */
 extern int	invoice_internal_execute(SPIPlanPtr plan, Datum *values, const char *nulls);
 
-/* forget what the line trigger remembers of invoices (an invoice changed) */
-extern void invoice_cache_reset(void);
-
 /* the columns of an invoice row as invoice_lock reads it (invoice_issue.c), 0-based */
 typedef enum InvoiceColumn
 {

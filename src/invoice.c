@@ -1201,25 +1201,37 @@ guard_insert(HeapTuple tup, TupleDesc desc)
 	}
 }
 
+/* first_changed: the first of the columns whose value differs between the rows, or NULL */
+static const char *
+first_changed(HeapTuple old, HeapTuple new, TupleDesc desc, const char *const *columns, int ncolumns)
+{
+	int			i;
+
+	for (i = 0; i < ncolumns; i++)
+		if (column_changed(old, new, desc, columns[i]))
+			return columns[i];
+	return NULL;
+}
+
 /* a draft changes, but neither its computed columns (428C9) nor its fixed ones (22023) */
 static void
 guard_update(HeapTuple old, HeapTuple new, TupleDesc desc)
 {
-	int			i;
+	const char *col;
 
 	refuse_not_draft(old, desc, "it cannot change", "An issued invoice never changes.");
-	for (i = 0; i < (int) lengthof(computed_columns); i++)
-		if (column_changed(old, new, desc, computed_columns[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_GENERATED_ALWAYS),
-					 errmsg("column \"%s\" of an invoice is computed by easeinv", computed_columns[i]),
-					 errhint("Change the lines, or use issue_invoice, cancel_invoice, record_payment.")));
-	for (i = 0; i < (int) lengthof(fixed_columns); i++)
-		if (column_changed(old, new, desc, fixed_columns[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("column \"%s\" of an invoice is fixed when the invoice is created", fixed_columns[i]),
-					 errhint("Delete the draft and create another.")));
+	col = first_changed(old, new, desc, computed_columns, lengthof(computed_columns));
+	if (col != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_GENERATED_ALWAYS),
+				 errmsg("column \"%s\" of an invoice is computed by easeinv", col),
+				 errhint("Change the lines, or use issue_invoice, cancel_invoice, record_payment.")));
+	col = first_changed(old, new, desc, fixed_columns, lengthof(fixed_columns));
+	if (col != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column \"%s\" of an invoice is fixed when the invoice is created", col),
+				 errhint("Delete the draft and create another.")));
 }
 
 /*

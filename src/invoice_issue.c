@@ -220,6 +220,38 @@ make_result(FunctionCallInfo fcinfo, const InvoiceRow *inv, bool replayed, Memor
 	return result_row(fcinfo, values, nulls, lengthof(values), cxt);
 }
 
+/*
+ * write_invoice: one of the extension's own writes of the invoice, an UPDATE
+ * ... RETURNING its row (ST_ISSUE, ST_CANCEL), which becomes *inv; returns
+ * the result from it.
+ */
+static Datum
+write_invoice(FunctionCallInfo fcinfo, IssueStatement which, Datum *v, const char *doing, InvoiceRow *inv,
+			  MemoryContext cxt)
+{
+	if (invoice_internal_execute(PLAN(which), v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		elog(ERROR, "%s invoice failed", doing);
+	inv->tup = SPI_tuptable->vals[0];
+	inv->desc = SPI_tuptable->tupdesc;
+	return make_result(fcinfo, inv, false, cxt);
+}
+
+/*
+ * move_credit: the amount_credited of a credit note's invoice moves by the
+ * credit note's total (ST_CREDIT adds it, ST_UNCREDIT takes it back), and the
+ * invoice's status follows.
+ */
+static void
+move_credit(IssueStatement which, int64 tenant, int64 original, const InvoiceRow *credit_note, const char *doing)
+{
+	bool		isnull;
+	Datum		v[3] = {Int64GetDatum(tenant), Int64GetDatum(original),
+	invoice_col(credit_note, INVOICE_COL_GRAND_TOTAL, &isnull)};
+
+	if (invoice_internal_execute(PLAN(which), v, NULL) != SPI_OK_UPDATE)
+		elog(ERROR, "%s failed", doing);
+}
+
 /* a stock-tracked line, as the movements need it */
 typedef struct StockLine
 {
@@ -446,18 +478,6 @@ issue_check_credit(Issue *is)
 		is->customer_location = col_int8(&orig, INVOICE_COL_CUSTOMER_LOCATION, &isnull);
 }
 
-/* 4, a credit note: its total is added to its invoice's amount_credited (done right after the checks of 2). */
-static void
-issue_credit_original(Issue *is)
-{
-	bool		isnull;
-	Datum		v[3] = {Int64GetDatum(is->tenant), Int64GetDatum(is->original),
-	invoice_col(&is->inv, INVOICE_COL_GRAND_TOTAL, &isnull)};
-
-	if (invoice_internal_execute(PLAN(ST_CREDIT), v, NULL) != SPI_OK_UPDATE)
-		elog(ERROR, "crediting invoice failed");
-}
-
 /* check_location_kinds: goods leave (or come back to) stock, and go to (or come from) a customer. */
 static void
 check_location_kinds(Issue *is)
@@ -569,11 +589,7 @@ issue_write(FunctionCallInfo fcinfo, Issue *is)
 	Datum		v[5] = {Int64GetDatum(is->tenant), Int64GetDatum(is->id), CStringGetTextDatum(is->number),
 	CStringGetTextDatum(is->fy_label), Int64GetDatum(is->seq)};
 
-	if (invoice_internal_execute(PLAN(ST_ISSUE), v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
-		elog(ERROR, "issuing invoice failed");
-	is->inv.tup = SPI_tuptable->vals[0];
-	is->inv.desc = SPI_tuptable->tupdesc;
-	return make_result(fcinfo, &is->inv, false, is->cxt);
+	return write_invoice(fcinfo, ST_ISSUE, v, "issuing", &is->inv, is->cxt);
 }
 
 /* 5. the stock, through the ledger's own path, as the caller (after owner_end). */
@@ -601,6 +617,27 @@ issue_post_stock(Issue *is)
 	}
 }
 
+/* issue_draft: steps 2 to 4 for a draft locked by step 1; returns the result. */
+static Datum
+issue_draft(FunctionCallInfo fcinfo, Issue *is)
+{
+	issue_refresh(is);
+	/* 2 (and 4 for a credit note's invoice, as soon as the credit note passed its checks) */
+	issue_check_lines(is);
+	if (is->credit_note)
+	{
+		issue_check_credit(is);
+		move_credit(ST_CREDIT, is->tenant, is->original, &is->inv, "crediting invoice");
+	}
+	if (is->nstock > 0)
+		issue_check_locations(is);
+	/* 3 */
+	issue_take_number(is);
+	issue_refuse_taken_number(is);
+	/* 4 */
+	return issue_write(fcinfo, is);
+}
+
 /*
  * issue_invoice(invoice_id bigint) returns easeinv.invoice_result: steps 1
  * to 5 of the file header.
@@ -625,30 +662,12 @@ issue_invoice(PG_FUNCTION_ARGS)
 	ledger_gate(is.tenant, false);
 	owner_begin(&session);
 	/* 1 */
-	if (!issue_lock(&is))
-	{
-		/* issued already: a retry gets the same number */
-		result = make_result(fcinfo, &is.inv, true, is.cxt);
-		owner_end(&session);
-		return result;
-	}
-	issue_refresh(&is);
-	/* 2 (and 4 for a credit note's invoice, as soon as the credit note passed its checks) */
-	issue_check_lines(&is);
-	if (is.credit_note)
-	{
-		issue_check_credit(&is);
-		issue_credit_original(&is);
-	}
-	if (is.nstock > 0)
-		issue_check_locations(&is);
-	/* 3 */
-	issue_take_number(&is);
-	issue_refuse_taken_number(&is);
-	/* 4 */
-	result = issue_write(fcinfo, &is);
+	if (issue_lock(&is))
+		result = issue_draft(fcinfo, &is);
+	else
+		result = make_result(fcinfo, &is.inv, true, is.cxt);	/* issued already: a retry gets the same number */
 	owner_end(&session);
-	/* 5 */
+	/* 5 (a retry has nothing to post) */
 	issue_post_stock(&is);
 	return result;
 }
@@ -725,12 +744,9 @@ cancel_give_back_credit(Cancel *c)
 	InvoiceRow	orig;
 	bool		isnull;
 	int64		original = col_int8(&c->inv, INVOICE_COL_ORIGINAL, &isnull);
-	Datum		v[3] = {Int64GetDatum(c->tenant), Int64GetDatum(original),
-	invoice_col(&c->inv, INVOICE_COL_GRAND_TOTAL, &isnull)};
 
 	(void) lock_action_invoice(c->tenant, original, &orig);
-	if (invoice_internal_execute(PLAN(ST_UNCREDIT), v, NULL) != SPI_OK_UPDATE)
-		elog(ERROR, "giving back a credit failed");
+	move_credit(ST_UNCREDIT, c->tenant, original, &c->inv, "giving back a credit");
 }
 
 /* status, reason and cancelled_at; returns the result */
@@ -739,11 +755,7 @@ cancel_write(FunctionCallInfo fcinfo, Cancel *c, text *reason)
 {
 	Datum		v[3] = {Int64GetDatum(c->tenant), Int64GetDatum(c->id), PointerGetDatum(reason)};
 
-	if (invoice_internal_execute(PLAN(ST_CANCEL), v, NULL) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
-		elog(ERROR, "cancelling invoice failed");
-	c->inv.tup = SPI_tuptable->vals[0];
-	c->inv.desc = SPI_tuptable->tupdesc;
-	return make_result(fcinfo, &c->inv, false, c->cxt);
+	return write_invoice(fcinfo, ST_CANCEL, v, "cancelling", &c->inv, c->cxt);
 }
 
 /* the movements its issue posted, in product order (in cxt); one reversed already is reported and left */
@@ -797,6 +809,22 @@ cancel_post_reversals(Cancel *c)
 									cstring_to_text(psprintf("%s cancelled", c->number)), true);
 }
 
+/* cancel_issued: the checks and writes of cancelling an issued invoice locked by cancel_lock; the result. */
+static Datum
+cancel_issued(FunctionCallInfo fcinfo, Cancel *c, text *reason)
+{
+	Datum		result;
+
+	cancel_refuse_payments(c);
+	if (strcmp(invoice_col_text(&c->inv, INVOICE_COL_KIND), "invoice") == 0)
+		cancel_refuse_credit_notes(c);
+	else
+		cancel_give_back_credit(c);
+	result = cancel_write(fcinfo, c, reason);
+	cancel_read_movements(c);
+	return result;
+}
+
 /*
  * cancel_invoice(invoice_id bigint, reason text) returns
  * easeinv.invoice_result: keeps the number, refuses while payments or issued
@@ -823,21 +851,12 @@ cancel_invoice(PG_FUNCTION_ARGS)
 	c.tenant = tenant_resolve(TENANT_REQUIRED);
 
 	owner_begin(&session);
-	if (!cancel_lock(&c))
-	{
-		result = make_result(fcinfo, &c.inv, true, c.cxt);
-		owner_end(&session);
-		return result;
-	}
-	cancel_refuse_payments(&c);
-	if (strcmp(invoice_col_text(&c.inv, INVOICE_COL_KIND), "invoice") == 0)
-		cancel_refuse_credit_notes(&c);
+	if (cancel_lock(&c))
+		result = cancel_issued(fcinfo, &c, reason);
 	else
-		cancel_give_back_credit(&c);
-	result = cancel_write(fcinfo, &c, reason);
-	cancel_read_movements(&c);
+		result = make_result(fcinfo, &c.inv, true, c.cxt);	/* cancelled already: a retry gets it back */
 	owner_end(&session);
-
+	/* a retry has nothing to reverse */
 	cancel_post_reversals(&c);
 	return result;
 }

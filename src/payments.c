@@ -343,27 +343,21 @@ post_payment(FunctionCallInfo fcinfo, PaymentRequest *req)
 	return result;
 }
 
-/* check_method: one of the methods the table allows */
+/* check_method: the method argument, one of those the table allows (22004 when null, 22023 otherwise) */
 static char *
 check_method(FunctionCallInfo fcinfo, int argno)
 {
-	char	   *method;
+	char	   *method = PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	int			i;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("method must not be null"),
-				 errhint("Pass cash, upi, card, bank_transfer, cheque, wallet or other.")));
-	method = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	for (i = 0; i < (int) lengthof(methods); i++)
+	for (i = 0; method != NULL && i < (int) lengthof(methods); i++)
 		if (strcmp(method, methods[i]) == 0)
 			return method;
 	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown payment method \"%s\"", method),
+			(errcode(method ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 method ? errmsg("unknown payment method \"%s\"", method) : errmsg("method must not be null"),
 			 errhint("Pass cash, upi, card, bank_transfer, cheque, wallet or other.")));
-	return NULL;				/* keep the compiler quiet */
+	pg_unreachable();
 }
 
 /*

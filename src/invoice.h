@@ -9,6 +9,10 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "executor/spi.h"
+
 /*
  * The extension's own writes of an invoice's computed columns (totals,
  * status, number, payments) run between invoice_internal_begin() and
@@ -19,11 +23,44 @@ extern void invoice_internal_begin(void);
 extern void invoice_internal_end(void);
 
 /* run a kept plan as one of those writes (inside SPI); SPI's result code */
-#include "executor/spi.h"
 extern int	invoice_internal_execute(SPIPlanPtr plan, Datum *values, const char *nulls);
 
-/* forget what the line trigger remembers of invoices (an invoice changed) */
-extern void invoice_cache_reset(void);
+/* the columns of an invoice row as invoice_lock reads it (invoice_issue.c), 0-based */
+typedef enum InvoiceColumn
+{
+	INVOICE_COL_ID,
+	INVOICE_COL_KIND,
+	INVOICE_COL_SERIES,
+	INVOICE_COL_STATUS,
+	INVOICE_COL_NUMBER,
+	INVOICE_COL_FISCAL_YEAR,
+	INVOICE_COL_DATE,
+	INVOICE_COL_LOCATION,
+	INVOICE_COL_CUSTOMER_LOCATION,
+	INVOICE_COL_ORIGINAL,
+	INVOICE_COL_GRAND_TOTAL,
+	INVOICE_COL_BALANCE_DUE,
+	INVOICE_COL_AMOUNT_PAID,
+	INVOICE_COL_AMOUNT_CREDITED,
+	INVOICE_NCOLS
+} InvoiceColumn;
+
+/* an invoice row, in SPI memory */
+typedef struct InvoiceRow
+{
+	HeapTuple	tup;
+	TupleDesc	desc;
+} InvoiceRow;
+
+/* inside SPI as the owner: the tenant's invoice, locked FOR UPDATE; false when there is none */
+extern bool invoice_lock(int64 tenant, int64 id, InvoiceRow *inv);
+
+/* a column of the row; a text column as a C string (NULL when null) */
+extern Datum invoice_col(const InvoiceRow *inv, InvoiceColumn c, bool *isnull);
+extern char *invoice_col_text(const InvoiceRow *inv, InvoiceColumn c);
+
+/* the invoice's number, or the id of a draft */
+extern char *invoice_label(const InvoiceRow *inv);
 
 /* inside SPI as the owner: the listed drafts' headers from their lines (ids: bigint[]) */
 extern void invoice_update_totals(int64 tenant, Datum ids);

@@ -23,7 +23,6 @@
  */
 #include "easeinv.h"
 #include "args.h"
-#include "legacy.h"
 #include "numbers.h"
 #include "owner.h"
 #include "plans.h"
@@ -32,7 +31,6 @@
 #include "triggers.h"
 #include "gst.h"
 #include "invoice.h"
-#include "ledger.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -40,27 +38,61 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/numeric.h"
-#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(record_payment);
 PG_FUNCTION_INFO_V1(refund_payment);
 PG_FUNCTION_INFO_V1(append_only);
 
-/* columns of easeinv.payment before replayed; the plans return the same list */
+/* Columns of easeinv.payment, 1-based as SPI counts them; the plans return the same list. */
 enum
 {
-	P_ID, P_KEY, P_KIND, P_INVOICE, P_AMOUNT, P_METHOD, P_PAID_AT, P_REFERENCE, P_REFUNDS,
-	P_CREATED_AT, P_CREATED_BY, P_NCOLS
+	P_ID = 1, P_KEY, P_KIND, P_INVOICE, P_AMOUNT, P_METHOD, P_PAID_AT, P_REFERENCE, P_REFUNDS,
+	P_CREATED_AT, P_CREATED_BY,
+	P_NCOLS = P_CREATED_BY		/* then replayed, in the result */
 };
 
 #define PAYMENT_COLUMNS \
 	"p.id, p.idempotency_key, p.kind, p.invoice_id, p.amount, p.method, p.paid_at, p.reference, " \
 	"p.refunds_id, p.created_at, p.created_by"
+
+/* The statements of payments and refunds (plans.h; the rule of owner.c).  Each takes the tenant as $1. */
+typedef enum PaymentStatement
+{
+	ST_BY_KEY,
+	ST_INSERT,
+	ST_PAID,
+	ST_REFUNDED,
+	ST_LEFT,
+	ST_COUNT
+} PaymentStatement;
+
+static const PlanStatement statements[ST_COUNT] = {
+	[ST_BY_KEY] = {"SELECT " PAYMENT_COLUMNS " FROM easeinv.payments p "
+		"WHERE p.tenant_id = $1 AND p.idempotency_key = $2", 2, {INT8OID, TEXTOID}},
+	[ST_INSERT] = {"INSERT INTO easeinv.payments AS p (tenant_id, idempotency_key, kind, invoice_id, amount, method, "
+		"paid_at, reference, refunds_id, created_by) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+		"ON CONFLICT DO NOTHING RETURNING " PAYMENT_COLUMNS, 10,
+		{INT8OID, TEXTOID, TEXTOID, INT8OID, NUMERICOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID, TEXTOID}},
+	/* the invoice's amount paid moves by $3 (negative for a refund), and its status follows */
+	[ST_PAID] = {"UPDATE easeinv.invoices i SET amount_paid = i.amount_paid + $3, "
+		"status = " INVOICE_STATUS_SQL("(i.amount_paid + $3)", "i.amount_credited", "i.grand_total") " "
+		"WHERE i.tenant_id = $1 AND i.id = $2", 3, {INT8OID, INT8OID, NUMERICOID}},
+	/* the payment a refund refunds: its invoice and method */
+	[ST_REFUNDED] = {"SELECT p.invoice_id, p.method, p.kind FROM easeinv.payments p "
+		"WHERE p.tenant_id = $1 AND p.id = $2", 2, {INT8OID, INT8OID}},
+	/* what is left of a payment after its refunds */
+	[ST_LEFT] = {"SELECT p.amount - coalesce((SELECT sum(r.amount) FROM easeinv.payments r "
+		"WHERE r.tenant_id = p.tenant_id AND r.invoice_id = p.invoice_id AND r.refunds_id = p.id), 0) "
+		"FROM easeinv.payments p WHERE p.tenant_id = $1 AND p.id = $2", 2, {INT8OID, INT8OID}},
+};
+
+static SPIPlanPtr plans[ST_COUNT];
+
+#define PLAN(which)		plan_kept(statements, plans, (which))
 
 static const char *const methods[] = {"cash", "upi", "card", "bank_transfer", "cheque", "wallet", "other"};
 
@@ -80,29 +112,13 @@ typedef struct PaymentRequest
 	char	   *created_by;		/* the caller, looked up before switching to the owner */
 } PaymentRequest;
 
-static char *
-numstr(Datum n)
-{
-	return DatumGetCString(DirectFunctionCall1(numeric_out, n));
-}
-
-static Datum
-zero(void)
-{
-	return DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
-}
-
 /* payment_by_key: the tenant's payment with this key, or NULL.  Inside SPI. */
 static HeapTuple
 payment_by_key(int64 tenant, text *key, TupleDesc *desc)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		v[2] = {Int64GetDatum(tenant), PointerGetDatum(key)};
 
-	kept_plan(&plan, "SELECT " PAYMENT_COLUMNS " FROM easeinv.payments p "
-			 "WHERE p.tenant_id = $1 AND p.idempotency_key = $2", 2, types);
-	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(PLAN(ST_BY_KEY), v, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading payments failed");
 	if (SPI_processed == 0)
 		return NULL;
@@ -110,7 +126,32 @@ payment_by_key(int64 tenant, text *key, TupleDesc *desc)
 	return SPI_tuptable->vals[0];
 }
 
-static void check_payment_replay(HeapTuple stored, TupleDesc desc, PaymentRequest *req);
+/* check_payment_replay: refuse (23505) a stored payment whose payload differs. */
+static void
+check_payment_replay(HeapTuple stored, TupleDesc desc, PaymentRequest *req)
+{
+	const char *what = req->refund ? "refund" : "payment";
+	ReplayCheck rc;
+
+	replay_begin(&rc, stored, desc);
+	replay_cstring(&rc, "kind", P_KIND, what);
+	if (req->refund)
+		replay_int8(&rc, "payment_id", P_REFUNDS, req->refunds, false);
+	else
+	{
+		replay_int8(&rc, "invoice_id", P_INVOICE, req->invoice, false);
+		replay_cstring(&rc, "method", P_METHOD, req->method);
+		/* paid_at defaults to the time of the first call: compare it only when given */
+		if (req->paid_at_given)
+			replay_timestamptz(&rc, "paid_at", P_PAID_AT, req->paid_at);
+	}
+	/* a refund's amount defaults to what was left: compare it only when given */
+	if (req->amount_given)
+		replay_numeric(&rc, "amount", P_AMOUNT, req->amount, false);
+	replay_text(&rc, "reference", P_REFERENCE, req->reference);
+	replay_end(&rc, req->key, what,
+			   psprintf("Retry with exactly the first payload to get the stored %s back, or use a new key.", what));
+}
 
 /*
  * stored_payment: when the key is stored already, set *result to the stored
@@ -130,96 +171,77 @@ stored_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memor
 	return true;
 }
 
-/* check_payment_replay: refuse (23505) a stored payment whose payload differs. */
+/* read_refunded: a refund's payment (not a refund itself): its invoice and method.  Inside SPI. */
 static void
-check_payment_replay(HeapTuple stored, TupleDesc desc, PaymentRequest *req)
+read_refunded(int64 tenant, PaymentRequest *req)
 {
-	StringInfoData diff;
-	bool		isnull;
-	Datum		d;
-
-	initStringInfo(&diff);
-#define DIFFERS(name, first, now) \
-	appendStringInfo(&diff, "%s%s (first %s, now %s)", diff.len ? ", " : "", name, first, now)
-
-	d = heap_getattr(stored, P_KIND + 1, desc, &isnull);
-	if (strcmp(TextDatumGetCString(d), req->refund ? "refund" : "payment") != 0)
-		DIFFERS("kind", TextDatumGetCString(d), req->refund ? "refund" : "payment");
-	if (req->refund)
-	{
-		d = heap_getattr(stored, P_REFUNDS + 1, desc, &isnull);
-		if (isnull || DatumGetInt64(d) != req->refunds)
-			DIFFERS("payment_id", isnull ? "null" : psprintf(INT64_FORMAT, DatumGetInt64(d)),
-					psprintf(INT64_FORMAT, req->refunds));
-	}
-	else
-	{
-		d = heap_getattr(stored, P_INVOICE + 1, desc, &isnull);
-		if (DatumGetInt64(d) != req->invoice)
-			DIFFERS("invoice_id", psprintf(INT64_FORMAT, DatumGetInt64(d)), psprintf(INT64_FORMAT, req->invoice));
-		d = heap_getattr(stored, P_METHOD + 1, desc, &isnull);
-		if (strcmp(TextDatumGetCString(d), req->method) != 0)
-			DIFFERS("method", TextDatumGetCString(d), req->method);
-		/* paid_at defaults to the time of the first call: compare it only when given */
-		d = heap_getattr(stored, P_PAID_AT + 1, desc, &isnull);
-		if (req->paid_at_given && DatumGetTimestampTz(d) != req->paid_at)
-			DIFFERS("paid_at", DatumGetCString(DirectFunctionCall1(timestamptz_out, d)),
-					DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(req->paid_at))));
-	}
-	/* a refund's amount defaults to what was left: compare it only when given */
-	d = heap_getattr(stored, P_AMOUNT + 1, desc, &isnull);
-	if (req->amount_given && !DatumGetBool(DirectFunctionCall2(numeric_eq, d, req->amount)))
-		DIFFERS("amount", numstr(d), numstr(req->amount));
-	d = heap_getattr(stored, P_REFERENCE + 1, desc, &isnull);
-	if (!same_text(req->reference, d, isnull))
-		DIFFERS("reference", isnull ? "null" : TextDatumGetCString(d),
-				req->reference ? text_to_cstring(req->reference) : "null");
-#undef DIFFERS
-
-	if (diff.len > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("idempotency key \"%s\" was already used for a different %s",
-						text_to_cstring(req->key), req->refund ? "refund" : "payment"),
-				 errdetail("Differs: %s.", diff.data),
-				 errhint("Retry with exactly the first payload to get the stored %s back, or use a new key.",
-						 req->refund ? "refund" : "payment")));
-}
-
-/* the invoice as a payment needs it, locked */
-typedef struct PayInvoice
-{
-	char	   *kind;
-	char	   *status;
-	char	   *label;
-	Datum		balance_due;
-} PayInvoice;
-
-static void
-lock_for_payment(int64 tenant, int64 id, PayInvoice *inv)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT8OID, INT8OID};
-	Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(id)};
-	HeapTuple	t;
-	TupleDesc	d;
+	Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(req->refunds)};
 	bool		isnull;
 
-	kept_plan(&plan, "SELECT i.kind, i.status, coalesce(i.number, i.id::text), i.balance_due "
-			 "FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.id = $2 FOR UPDATE OF i", 2, types);
-	if (SPI_execute_plan(plan, v, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "locking invoice failed");
-	if (SPI_processed == 0)
+	if (SPI_execute_plan(PLAN(ST_REFUNDED), v, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading payments failed");
+	if (SPI_processed == 0 ||
+		strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3), "payment") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invoice %lld does not exist", (long long) id),
-				 errhint("Pass the id of an invoice of the current tenant.")));
-	t = SPI_tuptable->vals[0];
-	d = SPI_tuptable->tupdesc;
-	inv->kind = SPI_getvalue(t, d, 1);
-	inv->status = SPI_getvalue(t, d, 2);
-	inv->label = SPI_getvalue(t, d, 3);
-	inv->balance_due = SPI_getbinval(t, d, 4, &isnull);
+				 errmsg("payment %lld does not exist", (long long) req->refunds),
+				 errhint("Pass the id of a payment (not a refund) of the current tenant.")));
+	req->invoice = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	req->method = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+}
+
+/* check_payment: an issued invoice takes payments up to its balance due. */
+static void
+check_payment(PaymentRequest *req, const InvoiceRow *inv)
+{
+	char	   *kind = invoice_col_text(inv, INVOICE_COL_KIND);
+	char	   *status = invoice_col_text(inv, INVOICE_COL_STATUS);
+	char	   *label = invoice_label(inv);
+	bool		isnull;
+	Datum		balance_due = invoice_col(inv, INVOICE_COL_BALANCE_DUE, &isnull);
+
+	if (strcmp(kind, "invoice") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is a credit note: payments are recorded against invoices", label),
+				 errhint("Money paid back on a credit note is a refund of a payment of its invoice.")));
+	if (strcmp(status, "draft") == 0 || strcmp(status, "cancelled") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("invoice %s is %s: it takes no payments", label, status),
+				 errhint("Payments are recorded against issued invoices.")));
+	if (num_gt(req->amount, balance_due))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("payment of %s is more than the balance due %s of invoice %s",
+						num_str(num_round(req->amount, 2)), num_str(balance_due), label),
+				 errhint("Record at most the balance due.")));
+}
+
+/* check_refund: a refund takes back at most what is left of its payment (all of it by default). */
+static void
+check_refund(int64 tenant, PaymentRequest *req)
+{
+	Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(req->refunds)};
+	bool		isnull;
+	Datum		left;
+
+	if (SPI_execute_plan(PLAN(ST_LEFT), v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading refunds failed");
+	left = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!num_gt(left, NUM_ZERO))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("payment %lld is refunded in full", (long long) req->refunds),
+				 errhint("Retry with the key of the refund to get it back.")));
+	if (!req->amount_given)
+		req->amount = left;
+	else if (num_gt(req->amount, left))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("refund of %s is more than the %s left of payment %lld",
+						num_str(req->amount), num_str(left), (long long) req->refunds),
+				 errhint("Refund at most what is left of the payment.")));
 }
 
 /*
@@ -230,12 +252,8 @@ lock_for_payment(int64 tenant, int64 id, PayInvoice *inv)
 static Datum
 store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, MemoryContext cxt)
 {
-	static SPIPlanPtr insert_plan = NULL;
-	static SPIPlanPtr paid_plan = NULL;
-	Oid			itypes[10] = {INT8OID, TEXTOID, TEXTOID, INT8OID, NUMERICOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID, TEXTOID};
 	Datum		iv[10];
 	char		inulls[10];
-	Oid			ptypes[3] = {INT8OID, INT8OID, NUMERICOID};
 	Datum		pv[3];
 	Datum		result;
 	int			rc;
@@ -253,12 +271,7 @@ store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memory
 	iv[8] = Int64GetDatum(req->refunds);
 	inulls[8] = req->refund ? ' ' : 'n';
 	iv[9] = CStringGetTextDatum(req->created_by);
-	kept_plan(&insert_plan,
-			 "INSERT INTO easeinv.payments AS p (tenant_id, idempotency_key, kind, invoice_id, amount, method, "
-			 "paid_at, reference, refunds_id, created_by) "
-			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-			 "ON CONFLICT DO NOTHING RETURNING " PAYMENT_COLUMNS, 10, itypes);
-	rc = SPI_execute_plan(insert_plan, iv, inulls, false, 1);
+	rc = SPI_execute_plan(PLAN(ST_INSERT), iv, inulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "inserting a payment failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -274,15 +287,77 @@ store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memory
 
 	pv[0] = Int64GetDatum(tenant);
 	pv[1] = Int64GetDatum(req->invoice);
-	pv[2] = req->refund ? DirectFunctionCall1(numeric_uminus, req->amount) : req->amount;
-	kept_plan(&paid_plan,
-			 "UPDATE easeinv.invoices i SET amount_paid = i.amount_paid + $3, "
-			 "status = " INVOICE_STATUS_SQL("(i.amount_paid + $3)", "i.amount_credited", "i.grand_total") " "
-			 "WHERE i.tenant_id = $1 AND i.id = $2", 3, ptypes);
-	rc = invoice_internal_execute(paid_plan, pv, NULL);
+	pv[2] = req->refund ? num_neg(req->amount) : req->amount;
+	rc = invoice_internal_execute(PLAN(ST_PAID), pv, NULL);
 	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "updating the invoice's payments failed");
 	return result;
+}
+
+/*
+ * post_payment: steps 2 to 5 of the file header for a checked payment or
+ * refund.  Returns easeinv.payment.
+ */
+static Datum
+post_payment(FunctionCallInfo fcinfo, PaymentRequest *req)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		tenant = tenant_resolve(TENANT_REQUIRED);
+	OwnerScope	session;
+	InvoiceRow	inv;
+	Datum		result;
+
+	req->created_by = GetUserNameFromId(GetUserId(), false);
+	owner_begin(&session);
+	/* 2 */
+	if (stored_payment(fcinfo, tenant, req, cxt, &result))
+	{
+		owner_end(&session);
+		return result;
+	}
+	/* 3: a refund's invoice is its payment's; refunds of one payment queue on it too */
+	if (req->refund)
+		read_refunded(tenant, req);
+	if (!invoice_lock(tenant, req->invoice, &inv))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invoice %lld does not exist", (long long) req->invoice),
+				 errhint("Pass the id of an invoice of the current tenant.")));
+	/*
+	 * A session with the same key may have committed while this one waited
+	 * for the invoice: that is a replay, decided before the balance is looked at.
+	 */
+	if (stored_payment(fcinfo, tenant, req, cxt, &result))
+	{
+		owner_end(&session);
+		return result;
+	}
+	/* 4 */
+	if (req->refund)
+		check_refund(tenant, req);
+	else
+		check_payment(req, &inv);
+	/* 5 */
+	result = store_payment(fcinfo, tenant, req, cxt);
+	owner_end(&session);
+	return result;
+}
+
+/* check_method: the method argument, one of those the table allows (22004 when null, 22023 otherwise) */
+static char *
+check_method(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *method = PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	int			i;
+
+	for (i = 0; method != NULL && i < (int) lengthof(methods); i++)
+		if (strcmp(method, methods[i]) == 0)
+			return method;
+	ereport(ERROR,
+			(errcode(method ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 method ? errmsg("unknown payment method \"%s\"", method) : errmsg("method must not be null"),
+			 errhint("Pass cash, upi, card, bank_transfer, cheque, wallet or other.")));
+	pg_unreachable();
 }
 
 /*
@@ -292,81 +367,17 @@ store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memory
 Datum
 record_payment(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	PaymentRequest req;
-	int64		tenant;
-	OwnerScope session;
-	PayInvoice	inv;
-	Datum		result;
-	int			i;
 
 	memset(&req, 0, sizeof(req));
 	req.key = arg_key(fcinfo, 0);
 	req.invoice = arg_id(fcinfo, 1, "invoice_id");
 	req.amount = gst_check_numeric(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "amount", 2, "0.01", "9999999999999.99");
 	req.amount_given = true;
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("method must not be null"),
-				 errhint("Pass cash, upi, card, bank_transfer, cheque, wallet or other.")));
-	req.method = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	for (i = 0; i < (int) lengthof(methods); i++)
-		if (strcmp(req.method, methods[i]) == 0)
-			break;
-	if (i == (int) lengthof(methods))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown payment method \"%s\"", req.method),
-				 errhint("Pass cash, upi, card, bank_transfer, cheque, wallet or other.")));
-	req.paid_at_given = !PG_ARGISNULL(4);
-	req.paid_at = req.paid_at_given ? PG_GETARG_TIMESTAMPTZ(4) : GetCurrentTransactionStartTimestamp();
-	if (TIMESTAMP_NOT_FINITE(req.paid_at))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("paid_at must be a finite time")));
+	req.method = check_method(fcinfo, 3);
+	req.paid_at = arg_time(fcinfo, 4, "paid_at", &req.paid_at_given);
 	req.reference = arg_text(fcinfo, 5, "reference", 200);
-	tenant = tenant_resolve(TENANT_REQUIRED);
-	req.created_by = GetUserNameFromId(GetUserId(), false);
-
-	owner_begin(&session);
-	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
-	{
-		owner_end(&session);
-		return result;
-	}
-
-	lock_for_payment(tenant, req.invoice, &inv);
-	/*
-	 * A session with the same key may have committed while this one waited
-	 * for the invoice: that is a replay, decided before the balance is looked at.
-	 */
-	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
-	{
-		owner_end(&session);
-		return result;
-	}
-	if (strcmp(inv.kind, "invoice") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is a credit note: payments are recorded against invoices", inv.label),
-				 errhint("Money paid back on a credit note is a refund of a payment of its invoice.")));
-	if (strcmp(inv.status, "draft") == 0 || strcmp(inv.status, "cancelled") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("invoice %s is %s: it takes no payments", inv.label, inv.status),
-				 errhint("Payments are recorded against issued invoices.")));
-	if (DatumGetBool(DirectFunctionCall2(numeric_gt, req.amount, inv.balance_due)))
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("payment of %s is more than the balance due %s of invoice %s",
-						numstr(DirectFunctionCall2(numeric_round, req.amount, Int32GetDatum(2))),
-						numstr(inv.balance_due), inv.label),
-				 errhint("Record at most the balance due.")));
-
-	result = store_payment(fcinfo, tenant, &req, cxt);
-	owner_end(&session);
-	return result;
+	return post_payment(fcinfo, &req);
 }
 
 /*
@@ -376,15 +387,7 @@ record_payment(PG_FUNCTION_ARGS)
 Datum
 refund_payment(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	PaymentRequest req;
-	int64		tenant;
-	OwnerScope session;
-	PayInvoice	inv;
-	Datum		result;
-	Datum		left;
-	bool		isnull;
-	static SPIPlanPtr payment_plan = NULL;
 
 	memset(&req, 0, sizeof(req));
 	req.refund = true;
@@ -395,87 +398,22 @@ refund_payment(PG_FUNCTION_ARGS)
 		req.amount = gst_check_numeric(PG_GETARG_DATUM(2), false, "amount", 2, "0.01", "9999999999999.99");
 	req.reference = arg_text(fcinfo, 3, "reference", 200);
 	req.paid_at = GetCurrentTransactionStartTimestamp();
-	tenant = tenant_resolve(TENANT_REQUIRED);
-	req.created_by = GetUserNameFromId(GetUserId(), false);
-
-	owner_begin(&session);
-	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
-	{
-		owner_end(&session);
-		return result;
-	}
-
-	/* the payment: its invoice and method */
-	{
-		Oid			types[2] = {INT8OID, INT8OID};
-		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(req.refunds)};
-
-		kept_plan(&payment_plan, "SELECT p.invoice_id, p.method, p.kind FROM easeinv.payments p "
-				 "WHERE p.tenant_id = $1 AND p.id = $2", 2, types);
-		if (SPI_execute_plan(payment_plan, v, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "reading payments failed");
-		if (SPI_processed == 0 ||
-			strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3), "payment") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("payment %lld does not exist", (long long) req.refunds),
-					 errhint("Pass the id of a payment (not a refund) of the current tenant.")));
-		req.invoice = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		req.method = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	}
-
-	/* what is left of it, with the invoice locked so refunds of it queue */
-	lock_for_payment(tenant, req.invoice, &inv);
-	/* a session with the same key may have committed while this one waited */
-	if (stored_payment(fcinfo, tenant, &req, cxt, &result))
-	{
-		owner_end(&session);
-		return result;
-	}
-	{
-		static SPIPlanPtr left_plan = NULL;
-		Oid			types[2] = {INT8OID, INT8OID};
-		Datum		v[2] = {Int64GetDatum(tenant), Int64GetDatum(req.refunds)};
-
-		kept_plan(&left_plan, "SELECT p.amount - coalesce((SELECT sum(r.amount) FROM easeinv.payments r "
-				 "WHERE r.tenant_id = p.tenant_id AND r.invoice_id = p.invoice_id AND r.refunds_id = p.id), 0) "
-				 "FROM easeinv.payments p WHERE p.tenant_id = $1 AND p.id = $2", 2, types);
-		if (SPI_execute_plan(left_plan, v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "reading refunds failed");
-		left = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	}
-	if (!DatumGetBool(DirectFunctionCall2(numeric_gt, left, zero())))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("payment %lld is refunded in full", (long long) req.refunds),
-				 errhint("Retry with the key of the refund to get it back.")));
-	if (!req.amount_given)
-		req.amount = left;
-	else if (DatumGetBool(DirectFunctionCall2(numeric_gt, req.amount, left)))
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("refund of %s is more than the %s left of payment %lld",
-						numstr(req.amount), numstr(left), (long long) req.refunds),
-				 errhint("Refund at most what is left of the payment.")));
-
-	result = store_payment(fcinfo, tenant, &req, cxt);
-	owner_end(&session);
-	return result;
+	return post_payment(fcinfo, &req);
 }
 
 /*
  * append_only() returns trigger: BEFORE UPDATE OR DELETE FOR EACH ROW.
+ * The trigger's first argument names the table (a partition's own name would
+ * confuse); a second, where given, is the hint (the TRUNCATE guards of other
+ * tables).
  */
 Datum
 append_only(PG_FUNCTION_ARGS)
 {
-	/* the trigger's argument names the table (a partition's own name would confuse) */
-	TriggerData *td = CALLED_AS_TRIGGER(fcinfo) ? (TriggerData *) fcinfo->context : NULL;
+	Trigger    *tg = trigger_data(fcinfo, "append_only")->tg_trigger;
 
-	/* a second argument, where given, is the hint (the TRUNCATE guards of other tables) */
 	trigger_refuse_change(fcinfo, "append_only",
-				  td && td->tg_trigger->tgnargs > 0 ? td->tg_trigger->tgargs[0] : "rows of this table",
-				  td && td->tg_trigger->tgnargs > 1 ? td->tg_trigger->tgargs[1] :
-				  "Correct a payment with easeinv.refund_payment().");
+						  tg->tgnargs > 0 ? tg->tgargs[0] : "rows of this table",
+						  tg->tgnargs > 1 ? tg->tgargs[1] : "Correct a payment with easeinv.refund_payment().");
 	PG_RETURN_NULL();
 }

@@ -103,8 +103,8 @@ static const PlanStatement statements[ST_COUNT] = {
 	[ST_TOTALS] = {"UPDATE easeinv.invoices i SET "
 		"(subtotal, discount, taxable_value, cgst, sgst, igst, cess, round_off, grand_total) = "
 		"(SELECT s.g, s.d, s.t, s.c, s.s, s.i, s.e, "
-		"        CASE WHEN r.ro THEN pg_catalog.round(s.tot) - s.tot ELSE 0 END, "
-		"        CASE WHEN r.ro THEN pg_catalog.round(s.tot) ELSE s.tot END "
+		"        CASE WHEN r.ro THEN round(s.tot) - s.tot ELSE 0 END, "
+		"        CASE WHEN r.ro THEN round(s.tot) ELSE s.tot END "
 		"   FROM (SELECT coalesce(sum(l.gross), 0) AS g, coalesce(sum(l.discount), 0) AS d, "
 		"                coalesce(sum(l.taxable_value), 0) AS t, coalesce(sum(l.cgst), 0) AS c, "
 		"                coalesce(sum(l.sgst), 0) AS s, coalesce(sum(l.igst), 0) AS i, "
@@ -1100,8 +1100,8 @@ invoice_totals(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_register_trigger_data failed");
 	/* the touched invoices per tenant (a role that bypasses RLS may write several) */
 	if (SPI_execute(td->tg_newtable != NULL
-					? "SELECT n.tenant_id, pg_catalog.array_agg(DISTINCT n.invoice_id) FROM new_rows n GROUP BY n.tenant_id"
-					: "SELECT o.tenant_id, pg_catalog.array_agg(DISTINCT o.invoice_id) FROM old_rows o GROUP BY o.tenant_id",
+					? "SELECT n.tenant_id, array_agg(DISTINCT n.invoice_id) FROM new_rows n GROUP BY n.tenant_id"
+					: "SELECT o.tenant_id, array_agg(DISTINCT o.invoice_id) FROM old_rows o GROUP BY o.tenant_id",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the transition table failed");
 	touched = SPI_tuptable;

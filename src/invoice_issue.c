@@ -111,7 +111,7 @@ static const PlanStatement statements[ST_COUNT] = {
 	[ST_NUMBER_TAKEN] = {"SELECT 1 FROM easeinv.invoices i WHERE i.tenant_id = $1 AND i.kind = $2 "
 		"AND i.fiscal_year = $3 AND i.number = $4", 4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}},
 	[ST_ISSUE] = {"UPDATE easeinv.invoices i SET status = 'issued', number = $3, fiscal_year = $4, sequence_no = $5, "
-		"issued_at = pg_catalog.now() WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS,
+		"issued_at = now() WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS,
 		5, {INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID}},
 	[ST_CREDIT_NOTES] = {"SELECT i.number FROM easeinv.invoices i WHERE i.tenant_id = $1 "
 		"AND i.original_invoice_id = $2 AND i.status <> 'draft' AND i.status <> 'cancelled' "
@@ -119,7 +119,7 @@ static const PlanStatement statements[ST_COUNT] = {
 	[ST_UNCREDIT] = {"UPDATE easeinv.invoices i SET amount_credited = i.amount_credited - $3, "
 		"status = " INVOICE_STATUS_SQL("i.amount_paid", "(i.amount_credited - $3)", "i.grand_total") " "
 		"WHERE i.tenant_id = $1 AND i.id = $2", 3, {INT8OID, INT8OID, NUMERICOID}},
-	[ST_CANCEL] = {"UPDATE easeinv.invoices i SET status = 'cancelled', cancel_reason = $3, cancelled_at = pg_catalog.now() "
+	[ST_CANCEL] = {"UPDATE easeinv.invoices i SET status = 'cancelled', cancel_reason = $3, cancelled_at = now() "
 		"WHERE i.tenant_id = $1 AND i.id = $2 RETURNING " INVOICE_COLUMNS, 3, {INT8OID, INT8OID, TEXTOID}},
 	[ST_MOVEMENTS] = {"SELECT m.id, l.line_no, r.id FROM easeinv.invoice_lines l "
 		"JOIN easeinv.stock_movements m ON m.tenant_id = l.tenant_id "

@@ -1,6 +1,7 @@
 -- Install: easeinv.partitions is validated before anything is created, the objects are where
 -- they should be, and SQL functions pin search_path.
 \set SHOW_CONTEXT never
+\i test/fixtures/clean.sql
 
 -- a bad partition count is refused and nothing is left behind
 SET easeinv.partitions = 'sixteen';

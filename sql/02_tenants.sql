@@ -1,5 +1,6 @@
 -- Tenants: creation by the maintenance role, validation, status, GSTIN.
 \set SHOW_CONTEXT never
+\i test/fixtures/base.sql
 
 -- GSTIN validation (format, state code, PAN shape, check character)
 SELECT g, easeinv.gstin_is_valid(g) AS valid, easeinv.gstin_error(g) AS why
@@ -8,8 +9,6 @@ SELECT g, easeinv.gstin_is_valid(g) AS valid, easeinv.gstin_error(g) AS why
                (''), (NULL)) v(g);
 
 -- only the maintenance role may create tenants
-CREATE ROLE regress_web LOGIN;
-GRANT easeinv_app TO regress_web;
 SET ROLE regress_web;
 SELECT easeinv.create_tenant('sneaky', 'Sneaky', '27');
 \echo :LAST_ERROR_SQLSTATE

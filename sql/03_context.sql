@@ -1,5 +1,6 @@
 -- Tenant context: set_tenant, SET LOCAL, set_config and the JWT claim; every way it fails closed.
 \set SHOW_CONTEXT never
+\i test/fixtures/tenants.sql
 SET ROLE regress_web;
 
 -- no context at all

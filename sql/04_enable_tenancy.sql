@@ -1,5 +1,6 @@
 -- enable_tenancy, create_tenant_partitions and audit_tenancy: success, idempotency, refusals.
 \set SHOW_CONTEXT never
+\i test/fixtures/base.sql
 
 -- a partitioned application table
 CREATE TABLE notes (

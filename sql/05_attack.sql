@@ -1,6 +1,7 @@
 -- The attack suite: regress_web (granted easeinv_app, subject to RLS) tries every way across the
 -- tenant boundary.  Every attempt is refused or sees nothing of another tenant.
 \set SHOW_CONTEXT never
+\i test/fixtures/tenancy.sql
 
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON notes, customers_app, orders_app TO easeinv_app;
 -- partitions too, so that the test shows their own policies at work, not just missing grants
@@ -211,7 +212,7 @@ RESET ROLE;
 
 -- 11. views: one owned by a role subject to RLS is confined by the context; one owned by a
 -- superuser is confined only WITH (security_invoker = true), which audit_tenancy insists on
-CREATE ROLE regress_owner;
+DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_owner') THEN CREATE ROLE regress_owner; END IF; END $$;
 GRANT CREATE ON SCHEMA public TO regress_owner;
 GRANT SELECT ON notes TO regress_owner;
 SET ROLE regress_owner;

@@ -2,6 +2,7 @@
 -- used, and only the tenant's partition is scanned (run-time pruning: the other partitions are
 -- "never executed").
 \set SHOW_CONTEXT never
+\i test/fixtures/tenants.sql
 CREATE TABLE events (
     tenant_id bigint NOT NULL,
     id        bigint NOT NULL,

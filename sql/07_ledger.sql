@@ -1,6 +1,7 @@
 -- The stock ledger: move_stock and reverse_movement, every refusal, replays, the projection,
 -- the append-only ledger, tenant isolation, and the double-entry invariant after each scenario.
 \set SHOW_CONTEXT never
+\i test/fixtures/catalog.sql
 
 -- the invariant, checked as superuser after every scenario: levels equal the ledger, and the
 -- sum over all locations of each product is zero
@@ -12,30 +13,6 @@ LANGUAGE sql AS $$
 $$;
 
 SET ROLE regress_web;
-BEGIN;
-SELECT easeinv.set_tenant(1);
-INSERT INTO easeinv.locations (id, code, name, kind) VALUES
-    (101, 'WH-MUM', 'Mumbai warehouse', 'warehouse'),
-    (102, 'ST-PUN', 'Pune store', 'store'),
-    (103, 'SUP', 'Suppliers', 'supplier'),
-    (104, 'CUS', 'Customers', 'customer'),
-    (105, 'ADJ', 'Adjustments', 'adjustment'),
-    (106, 'OLD', 'Closed godown', 'warehouse');
-UPDATE easeinv.locations SET deleted_at = now() WHERE id = 106;
-INSERT INTO easeinv.products (id, sku, name, hsn_code, unit, gst_rate) VALUES
-    (201, 'TEA-1KG', 'Assam tea 1 kg', '0902', 'KGS', 5),
-    (202, 'CUP-WHT', 'White cup', '6912', 'NOS', 12),
-    (203, 'SVC-INST', 'Installation', '998729', 'NOS', 18),
-    (204, 'OLD-SKU', 'Discontinued', NULL, 'NOS', 18);
-UPDATE easeinv.products SET track_stock = false WHERE id = 203;
-UPDATE easeinv.products SET deleted_at = now() WHERE id = 204;
-COMMIT;
-BEGIN;
-SELECT easeinv.set_tenant(2);
-INSERT INTO easeinv.locations (id, code, name, kind) VALUES (301, 'WH-BLR', 'Bengaluru warehouse', 'warehouse'),
-                                                             (302, 'SUP', 'Suppliers', 'supplier');
-INSERT INTO easeinv.products (id, sku, name) VALUES (401, 'TEA-1KG', 'Same SKU, other tenant');
-COMMIT;
 
 -- receive, move, sell
 BEGIN;

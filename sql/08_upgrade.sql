@@ -28,7 +28,7 @@ SELECT target, path FROM pg_extension_update_paths('easeinv') WHERE source = '0.
 ALTER EXTENSION easeinv UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'easeinv';
 -- the data of 0.1.0 and the new capability work together
-CREATE ROLE regress_upgrade_app;
+DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_upgrade_app') THEN CREATE ROLE regress_upgrade_app; END IF; END $$;
 GRANT easeinv_app TO regress_upgrade_app;
 GRANT SELECT ON app_notes TO easeinv_app;
 SET ROLE regress_upgrade_app;

@@ -1,6 +1,7 @@
 -- Reservations: reserve, release, consume; idempotent; available never below zero; the
 -- projection's reserved column proven against the reservations.
 \set SHOW_CONTEXT never
+\i test/fixtures/ledger.sql
 SET ROLE regress_web;
 BEGIN;
 SELECT easeinv.set_tenant(1);

@@ -1,5 +1,6 @@
 -- stock_flow: in, out and closing balance per day, week and month, in the tenant's time zone.
 \set SHOW_CONTEXT never
+\i test/fixtures/ledger.sql
 SET ROLE regress_web;
 BEGIN;
 SELECT easeinv.set_tenant(2);

@@ -1,5 +1,6 @@
 -- GST line amounts, hand-checked.  Rounding: to the paisa, half away from zero, per tax.
 \set SHOW_CONTEXT never
+\i test/fixtures/base.sql
 
 -- 3 x 199.99 at 18%, intra-state: gross 599.97; CGST = SGST = 9% of 599.97 = 53.9973 -> 54.00;
 -- total 599.97 + 54.00 + 54.00 = 707.97

@@ -1,5 +1,6 @@
 -- GST rates and their validity: a rate is charged only while it is in force.
 \set SHOW_CONTEXT never
+\i test/fixtures/base.sql
 SELECT rate, valid_from, valid_to FROM easeinv.gst_rates ORDER BY rate, valid_from;
 SELECT r, d, easeinv.gst_rate_valid(r, d) AS valid
   FROM (VALUES (12, date '2025-09-21'), (12, date '2025-09-22'), (40, date '2025-09-21'),

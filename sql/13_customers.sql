@@ -1,5 +1,6 @@
 -- Customers: GSTIN validated with its check character and state, clear errors, tenant isolation.
 \set SHOW_CONTEXT never
+\i test/fixtures/tenants.sql
 SET ROLE regress_web;
 BEGIN;
 SELECT easeinv.set_tenant(1);

@@ -2,24 +2,8 @@
 -- the header kept equal to the sum of its lines, and every refusal of a draft's inputs.
 \set SHOW_CONTEXT never
 -- a seller in Maharashtra (27), with stock, customers and a second tenant
-SELECT id AS t FROM easeinv.create_tenant('invoice-co', 'Invoice Co', '27') \gset
-SELECT id AS t2 FROM easeinv.create_tenant('other-co', 'Other Co', '27') \gset
+\i test/fixtures/invoicing.sql
 SET ROLE regress_web;
-BEGIN;
-SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
-INSERT INTO easeinv.locations (code, name, kind) VALUES ('WH', 'Warehouse', 'warehouse') RETURNING id AS wh \gset
-INSERT INTO easeinv.locations (code, name, kind) VALUES ('CUST', 'Customers', 'customer') RETURNING id AS cust \gset
-INSERT INTO easeinv.locations (code, name, kind) VALUES ('SUP', 'Suppliers', 'supplier') RETURNING id AS sup \gset
-INSERT INTO easeinv.products (sku, name, hsn_code, gst_rate) VALUES ('W', 'Widget', '8471', 18) RETURNING id AS widget \gset
-INSERT INTO easeinv.products (sku, name, hsn_code, gst_rate, unit) VALUES ('R', 'Rice', '1006', 5, 'KGS') RETURNING id AS rice \gset
-INSERT INTO easeinv.products (sku, name, hsn_code, gst_rate) VALUES ('C', 'Cigar', '2402', 28) RETURNING id AS cigar \gset
-INSERT INTO easeinv.products (sku, name, hsn_code, gst_rate, track_stock) VALUES ('S', 'Support plan', '9987', 18, false) RETURNING id AS plan \gset
-SELECT count(*) FROM (SELECT easeinv.move_stock('open-' || p, p, :sup, :wh, 1000) FROM unnest(ARRAY[:widget, :rice, :cigar]) p) m;
-INSERT INTO easeinv.customers (name, state_code) VALUES ('Pune shop', '27') RETURNING id AS local \gset
-INSERT INTO easeinv.customers (name, gstin) VALUES ('Bengaluru buyer', '29AAGCB7383J1Z4') RETURNING id AS karnataka \gset
-INSERT INTO easeinv.customers (name, state_code, is_sez) VALUES ('SEZ unit, Pune', '27', true) RETURNING id AS sez \gset
-INSERT INTO easeinv.customers (name, state_code) VALUES ('Dubai importer', '96') RETURNING id AS dubai \gset
-COMMIT;
 
 -- Example 1, within the state (place of supply 27 = the seller's): CGST + SGST at half the rate.
 --   Widget  3 x 199.99 = 599.97 at 18%: CGST = SGST = 9% of 599.97 = 53.9973 -> 54.00; total 707.97

@@ -1,12 +1,11 @@
 -- Payments: idempotent like move_stock, never more than the balance due, status unpaid (issued)
--- -> partially_paid -> paid, refunds, append-only.  Uses the data of 14_invoices and 15_issue.
+-- -> partially_paid -> paid, refunds, append-only.  Starts where 15_issue
+-- ends (test/fixtures/issued.sql).
 \set SHOW_CONTEXT never
-SELECT id AS t FROM easeinv.tenants WHERE slug = 'invoice-co' \gset
-SELECT id AS t2 FROM easeinv.tenants WHERE slug = 'other-co' \gset
+\i test/fixtures/issued.sql
 SET ROLE regress_web;
 BEGIN;
 SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
-SELECT id AS local FROM easeinv.customers WHERE name = 'Pune shop' \gset
 -- an invoice of 1180.00: 10 x 100 at 18% within the state
 INSERT INTO easeinv.invoices (customer_id, invoice_date) VALUES (:local, '2025-10-05') RETURNING id AS inv \gset
 INSERT INTO easeinv.invoice_lines (invoice_id, description, qty, unit_price, gst_rate) VALUES (:inv, 'Consulting', 10, 100, 18);

@@ -2,11 +2,9 @@
 -- for the transaction or for the session, so it takes the leader's decision, carried in the
 -- internal GUC easeinv.parallel_scope, which users cannot set.  A session-level value is ignored
 -- in a worker exactly as in the leader; a transaction-level one counts in both.
--- Runnable alone: its own tenants, tables and role (dropped at the end).
+-- Its own tenants, tables and role (dropped at the end).
 \set SHOW_CONTEXT never
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS easeinv;
-RESET client_min_messages;
+\i test/fixtures/base.sql
 SELECT current_user AS superuser \gset
 SELECT id AS t1 FROM easeinv.create_tenant('parallel-one', 'Parallel One', '27') \gset
 SELECT id AS t2 FROM easeinv.create_tenant('parallel-two', 'Parallel Two', '29') \gset
@@ -37,7 +35,7 @@ CREATE VIEW par_fn_probe AS
          bool_and(par_pid() <> current_setting('regress.leader_pid')::int) AS in_workers
     FROM par_rows;
 -- par_error(query): the query's error as SQLSTATE, message and where it was raised (for errors
--- whose detail names tenant ids, which differ when this file runs alone)
+-- whose detail names tenant ids)
 CREATE FUNCTION par_error(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     st text;
@@ -50,7 +48,7 @@ EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, ctx = PG_EXCEPTION_CONTEXT;
     RETURN st || ': ' || msg || CASE WHEN ctx LIKE '%parallel worker%' THEN ' (in a parallel worker)' ELSE ' (in the leader)' END;
 END $$;
-CREATE ROLE regress_par_web LOGIN;
+DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_par_web') THEN CREATE ROLE regress_par_web LOGIN; END IF; END $$;
 GRANT easeinv_app TO regress_par_web;
 GRANT SELECT ON par_items, par_probe, par_fn_probe TO regress_par_web;
 

@@ -1,13 +1,9 @@
 -- Hardening (0.5.0): each test protects one promise an attacker or a careless DBA broke in 0.4.0.
--- Runs alone: its own tenants, roles and tables.
+-- Its own tenants, roles and tables.
 \set SHOW_CONTEXT never
 -- a fresh installation: the messages below name ids
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS easeinv CASCADE;
-RESET client_min_messages;
-SET easeinv.partitions = 4;
-CREATE EXTENSION easeinv;
-CREATE ROLE regress_hard_web LOGIN;
+\i test/fixtures/base.sql
+DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_hard_web') THEN CREATE ROLE regress_hard_web LOGIN; END IF; END $$;
 GRANT easeinv_app TO regress_hard_web;
 SELECT id AS t FROM easeinv.create_tenant('hard-co', 'Hard Co', '27') \gset
 SELECT id AS t2 FROM easeinv.create_tenant('hard-other', 'Hard Other', '27') \gset

@@ -5,15 +5,8 @@
 -- point is then run with evil first in the path.  The last query fails when a C function is
 -- added to the extension without being run here.
 \set SHOW_CONTEXT never
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS easeinv CASCADE;
-SET easeinv.partitions = 4;
-CREATE EXTENSION easeinv;
-RESET easeinv.partitions;
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_web') THEN CREATE ROLE regress_web LOGIN; END IF;
-END $$;
-GRANT easeinv_app TO regress_web;
 DROP SCHEMA IF EXISTS evil CASCADE;
 CREATE SCHEMA evil;
 GRANT USAGE ON SCHEMA evil TO PUBLIC;

@@ -3,15 +3,8 @@
 -- (deleted, cancelled, a draft, fully consumed or refunded) is 55000.
 \set SHOW_CONTEXT never
 \set VERBOSITY terse
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS easeinv CASCADE;
-SET easeinv.partitions = 4;
-CREATE EXTENSION easeinv;
-RESET easeinv.partitions;
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_web') THEN CREATE ROLE regress_web LOGIN; END IF;
-END $$;
-GRANT easeinv_app TO regress_web;
 SELECT id AS t FROM easeinv.create_tenant('codes-co', 'Codes Co', '27') \gset
 SELECT id AS t2 FROM easeinv.create_tenant('codes-other', 'Other Co', '27') \gset
 SET ROLE regress_web;

@@ -163,21 +163,6 @@ invoice_internal_execute(SPIPlanPtr plan, Datum *values, const char *nulls)
 }
 
 /*
- * check_trigger_timing: the trigger is BEFORE ... FOR EACH ROW (before_row)
- * or AFTER ... FOR EACH STATEMENT, as the function is written for.
- */
-static void
-check_trigger_timing(TriggerData *td, const char *function, bool before_row)
-{
-	if (before_row ? !TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event)
-		: !TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("easeinv.%s() must be %s trigger", function,
-						before_row ? "a BEFORE ... FOR EACH ROW" : "an AFTER ... FOR EACH STATEMENT")));
-}
-
-/*
  * check_trigger_table: the trigger fires on the extension's table (or one of
  * its partitions), not on a table someone attached the function to.
  */
@@ -991,11 +976,10 @@ line_delete(LineRow *row)
 Datum
 invoice_line_compute(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = trigger_data(fcinfo, "invoice_line_compute");
+	TriggerData *td = trigger_fired(fcinfo, "invoice_line_compute", true, true, NULL);
 	LineRow		row;
 	GstInput	in;
 
-	check_trigger_timing(td, "invoice_line_compute", true);
 	/* pg_restore loads lines with the amounts they were issued with (restore.c) */
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_in_progress(RelationGetRelid(td->tg_relation)))
 		return PointerGetDatum(td->tg_trigtuple);
@@ -1078,14 +1062,13 @@ invoice_update_totals(int64 tenant, Datum ids)
 Datum
 invoice_totals(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = trigger_data(fcinfo, "invoice_totals");
+	TriggerData *td = trigger_fired(fcinfo, "invoice_totals", false, false, NULL);
 	OwnerScope	session;
 	SPITupleTable *touched;
 	uint64		n;
 	uint64		i;
 	bool		isnull;
 
-	check_trigger_timing(td, "invoice_totals", false);
 	if (td->tg_newtable == NULL && td->tg_oldtable == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -1241,10 +1224,9 @@ guard_update(HeapTuple old, HeapTuple new, TupleDesc desc)
 Datum
 invoice_guard(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = trigger_data(fcinfo, "invoice_guard");
+	TriggerData *td = trigger_fired(fcinfo, "invoice_guard", true, true, NULL);
 	TupleDesc	desc;
 
-	check_trigger_timing(td, "invoice_guard", true);
 	check_trigger_table(td, "invoice_guard", "invoices");
 	remember_begin();
 	desc = RelationGetDescr(td->tg_relation);

@@ -81,7 +81,4 @@ extern void tenant_init(void);
 /* restore.c: the running statement is pg_restore's COPY into this table */
 extern bool restore_in_progress(Oid relid);
 
-/* gstin.c */
-extern bool gstin_check(const char *gstin, int len, const char **why);
-
 #endif							/* EASEINV_H */

@@ -36,7 +36,7 @@ gstin_value(char c)
  * easeinv_gstin_is_valid: true when gstin[0..len) is a valid GSTIN; otherwise
  * false with *why set to a sentence saying what is wrong.
  */
-bool
+static bool
 gstin_check(const char *g, int len, const char **why)
 {
 	int			state;

@@ -127,13 +127,13 @@ static SPIPlanPtr plans[ST_COUNT];
  */
 static int	internal_depth = 0;
 
-void
+static void
 invoice_internal_begin(void)
 {
 	internal_depth++;
 }
 
-void
+static void
 invoice_internal_end(void)
 {
 	if (internal_depth > 0)
@@ -826,12 +826,16 @@ line_fill_from_product(LineRow *row)
 	need_spi(&row->spi);
 	if (SPI_execute_plan(product_plan(row->tenant), pv, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading a product failed");
-	if (SPI_processed == 0 ||
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)))
+	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("product %lld does not exist", (long long) DatumGetInt64(row->product)),
 				 errhint("Pass a product of the current tenant that is not deleted, or no product for a service.")));
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("product %lld is deleted", (long long) DatumGetInt64(row->product)),
+				 errhint("Restore the product (deleted_at = NULL), or pass another product or none for a service.")));
 	p = SPI_tuptable->vals[0];
 	pdesc = SPI_tuptable->tupdesc;
 	remember_product_partition(row->tenant, DatumGetObjectId(SPI_getbinval(p, pdesc, 5, &isnull)));

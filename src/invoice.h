@@ -15,14 +15,11 @@
 
 /*
  * The extension's own writes of an invoice's computed columns (totals,
- * status, number, payments) run between invoice_internal_begin() and
- * invoice_internal_end(); invoice_guard lets only those through.  Used with
- * PG_TRY so that an error cannot leave the door open.
+ * status, number, payments) run through invoice_internal_execute(), which
+ * opens invoice_guard's door for the one statement (PG_TRY: an error cannot
+ * leave it open); invoice_guard lets only those through.  Inside SPI; SPI's
+ * result code.
  */
-extern void invoice_internal_begin(void);
-extern void invoice_internal_end(void);
-
-/* run a kept plan as one of those writes (inside SPI); SPI's result code */
 extern int	invoice_internal_execute(SPIPlanPtr plan, Datum *values, const char *nulls);
 
 /* the columns of an invoice row as invoice_lock reads it (invoice_issue.c), 0-based */

@@ -18,7 +18,7 @@
  *	  5. posts one stock movement per line of a stock-tracked product, from
  *		 the invoice's location to the customer location (a credit note: the
  *		 other way), with the key easeinv:invoice:<id>:line:<line_no>, through
- *		 the ledger's own path (post_movement), so the ledger's rules apply:
+ *		 the ledger's own path (ledger_post_movement), so the ledger's rules apply:
  *		 insufficient stock refuses the issue and nothing is numbered.
  *
  * cancel_invoice(invoice_id, reason) keeps the number, reverses the stock the
@@ -342,8 +342,9 @@ default_customer_location(int64 tenant)
  */
 
 /*
- * What the steps of an issue pass on.  inv is in SPI memory (valid until
- * owner_end); lines and number are in cxt, for the movements posted after it.
+ * What the steps of an issue pass on.  inv, series and fy_label are in SPI
+ * memory (valid until owner_end); lines and number are in cxt, for the
+ * movements posted after it.
  */
 typedef struct Issue
 {
@@ -657,7 +658,7 @@ issue_invoice(PG_FUNCTION_ARGS)
 	/*
 	 * Which lines post stock depends on their products' track_stock: pass the
 	 * tenant's movement gate before reading it, even when no line turns out
-	 * to post anything (ledger.c, movement_gate).
+	 * to post anything (ledger.c, ledger_gate).
 	 */
 	ledger_gate(is.tenant, false);
 	owner_begin(&session);

@@ -273,7 +273,7 @@ refuse_document_movement(int64 tenant, int64 original, const char *key)
 }
 
 /*
- * post_reversal: post the reversal of a movement of the current tenant under
+ * ledger_post_reversal: post the reversal of a movement of the current tenant under
  * a checked key; fcinfo NULL when no result is wanted.  Only the document
  * that posted a movement (by_document) may reverse it.
  */
@@ -338,7 +338,7 @@ ledger_post_reversal(FunctionCallInfo fcinfo, text *key, int64 original, text *r
 }
 
 /*
- * post_movement: steps 2 to 4 of the file header for a checked request.
+ * ledger_post_movement: steps 2 to 4 of the file header for a checked request.
  */
 Datum
 ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
@@ -358,7 +358,7 @@ ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	ledger_gate(tenant, false);
 	owner_begin(&session);
 
-	/* 2 and 4. insert first: a conflict on the key is a replay */
+	/* 2. insert first: a conflict on the key is a replay */
 	stored = insert_movement(tenant, req, created_by, &desc);
 	if (stored == NULL)
 	{
@@ -372,7 +372,7 @@ ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	/* 3. what the movement refers to */
 	check_refs(tenant, req, &from_internal);
 
-	/* 5. the projection */
+	/* 4. the projection */
 	apply_levels(tenant, req, from_internal);
 
 	owner_end(&session);
@@ -590,7 +590,7 @@ require_location(int64 location, const char *role, bool missing, bool deleted, b
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("location %lld (%s) is deleted", (long long) location, role),
-				 errhint("Restore the location (deleted_at = NULL) before moving stock there.")));
+				 errhint("Restore the location (deleted_at = NULL) to use it again.")));
 	return internal;
 }
 
@@ -643,20 +643,21 @@ check_refs(int64 tenant, MoveRequest *req, bool *from_internal)
 {
 	Datum		values[4] = {Int64GetDatum(tenant), Int64GetDatum(req->product),
 	Int64GetDatum(req->from), Int64GetDatum(req->to)};
-	bool		isnull[6];
+	bool		v[6];
+	bool		missing[6];
+	int			i;
 
 	read_refs(ST_REFS, values, "the product or locations");
 	if (SPI_processed != 1)
 		elog(ERROR, "reading products and locations returned %llu rows", (unsigned long long) SPI_processed);
 	/* columns: track_stock, deleted of the product, then internal, deleted of each location */
-	(void) bool_col(1, &isnull[0]);
-	require_product(req->product, isnull[0], bool_col(2, &isnull[1]), bool_col(1, &isnull[0]));
-	(void) bool_col(3, &isnull[2]);
-	*from_internal = require_location(req->from, "from_location_id", isnull[2], bool_col(4, &isnull[3]),
-									  bool_col(3, &isnull[2]));
-	(void) bool_col(5, &isnull[4]);
-	(void) require_location(req->to, "to_location_id", isnull[4], bool_col(6, &isnull[5]), false);
+	for (i = 0; i < 6; i++)
+		v[i] = bool_col(i + 1, &missing[i]);
+	require_product(req->product, missing[0], v[1], v[0]);
+	*from_internal = require_location(req->from, "from_location_id", missing[2], v[3], v[2]);
+	(void) require_location(req->to, "to_location_id", missing[4], v[5], false);
 }
+
 
 /*
  * apply_levels: add the movement to both stock_levels rows, lower location id
@@ -704,7 +705,7 @@ apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 }
 
 /*
- * lock_levels: inside SPI, create if missing and lock both stock_levels rows of
+ * ledger_lock_levels: inside SPI, create if missing and lock both stock_levels rows of
  * a product at two locations, lower location id first: the order every writer
  * of the levels takes them in, so that none can deadlock with another.
  */
@@ -765,7 +766,7 @@ level_add(PG_FUNCTION_ARGS)
 
 
 /*
- * movement_gate: the tenant's movement gate, a lock of the transaction on an
+ * ledger_gate: the tenant's movement gate, a lock of the transaction on an
  * advisory tag of easeinv's own (objsubid EASEINV_LOCK_MOVEMENTS, keys the
  * tenant id's halves; no tuple is locked or written).
  *

@@ -187,7 +187,7 @@ read_refunded(int64 tenant, PaymentRequest *req)
 				 errmsg("payment %lld does not exist", (long long) req->refunds),
 				 errhint("Pass the id of a payment (not a refund) of the current tenant.")));
 	req->invoice = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	req->method = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	req->method = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);	/* SPI memory: until owner_end */
 }
 
 /* check_payment: an issued invoice takes payments up to its balance due. */

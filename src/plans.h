@@ -51,12 +51,14 @@ extern SPIPlanPtr plan_kept(const PlanStatement *table, SPIPlanPtr *plans, int w
 /* a statement prepared and kept for the life of the backend (for text assembled at run time) */
 extern SPIPlanPtr plan_prepare_kept(const char *sql, int nargs, const Oid *types);
 
+/* run a kept plan for at most one row (expect_rc is SPI's result); the row, or NULL */
+extern HeapTuple plan_row(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, int expect_rc,
+						  const char *what, TupleDesc *desc);
+
 /*
  * Version skew (plans.c): whether the installed SQL objects are 0.5.0's or
  * later, and a statement as the installed objects can run it.
  */
-extern HeapTuple plan_row(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, int expect_rc,
-						  const char *what, TupleDesc *desc);
 extern bool plan_sql_050(void);
 extern char *plan_sql_for_installed(const char *sql);
 

@@ -108,8 +108,8 @@ typedef struct ReserveRequest
 	text	   *ref_id;
 } ReserveRequest;
 
-static HeapTuple find_reservation(ReservationStatement which, int64 tenant, Datum arg);
-static HeapTuple lock_reservation(int64 tenant, int64 id);
+static HeapTuple find_reservation(ReservationStatement which, int64 tenant, Datum arg, TupleDesc *desc);
+static HeapTuple lock_reservation(int64 tenant, int64 id, TupleDesc *desc);
 static void add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool check);
 static Datum remaining_of(HeapTuple tup, TupleDesc desc);
 static int64 get_int8(HeapTuple tup, TupleDesc desc, int col);
@@ -120,11 +120,11 @@ static HeapTuple update_reservation(int64 tenant, int64 id, Datum consumed, Datu
 
 /* find_reservation: the reservation a plan finds for (tenant, arg), or NULL. */
 static HeapTuple
-find_reservation(ReservationStatement which, int64 tenant, Datum arg)
+find_reservation(ReservationStatement which, int64 tenant, Datum arg, TupleDesc *desc)
 {
 	Datum		values[2] = {Int64GetDatum(tenant), arg};
 
-	return plan_row(PLAN(which), values, NULL, false, SPI_OK_SELECT, "reading stock reservations", NULL);
+	return plan_row(PLAN(which), values, NULL, false, SPI_OK_SELECT, "reading stock reservations", desc);
 }
 
 
@@ -133,9 +133,9 @@ find_reservation(ReservationStatement which, int64 tenant, Datum arg)
  * releases and consumptions go one at a time; 22023 when there is none.
  */
 static HeapTuple
-lock_reservation(int64 tenant, int64 id)
+lock_reservation(int64 tenant, int64 id, TupleDesc *desc)
 {
-	HeapTuple	tup = find_reservation(ST_LOCK, tenant, Int64GetDatum(id));
+	HeapTuple	tup = find_reservation(ST_LOCK, tenant, Int64GetDatum(id), desc);
 
 	if (tup == NULL)
 		ereport(ERROR,
@@ -257,31 +257,29 @@ reserve_stock(PG_FUNCTION_ARGS)
 	req.key = arg_key(fcinfo, 0);
 	req.product = arg_id(fcinfo, 1, "product_id");
 	req.location = arg_id(fcinfo, 2, "location_id");
-	req.qty = arg_quantity(fcinfo, 3, "qty");
+	/* in the order the checks ran before 0.5.0: the references, then the quantity */
 	req.ref_type = arg_text(fcinfo, 4, "reference_type", 64);
 	req.ref_id = arg_text(fcinfo, 5, "reference_id", 255);
+	req.qty = arg_quantity(fcinfo, 3, "qty");
 	tenant = tenant_resolve(TENANT_REQUIRED);
 	/* whether the location holds stock decides the check below: pass the movement gate */
 	ledger_gate(tenant, false);
 
 	owner_begin(&session);
 	/* 2. a replay returns the stored reservation, if the payload is the same */
-	tup = find_reservation(ST_BY_KEY, tenant, PointerGetDatum(req.key));
+	tup = find_reservation(ST_BY_KEY, tenant, PointerGetDatum(req.key), &desc);
 	replayed = tup != NULL;
-	if (replayed)
-		desc = SPI_tuptable->tupdesc;
-	else
+	if (!replayed)
 		tup = insert_reservation(tenant, &req, &desc);
 	if (tup == NULL)
 	{
 		/* 3. a concurrent session with the same key committed first */
-		tup = find_reservation(ST_BY_KEY, tenant, PointerGetDatum(req.key));
+		tup = find_reservation(ST_BY_KEY, tenant, PointerGetDatum(req.key), &desc);
 		if (tup == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not serialize access due to a concurrent reservation with the same idempotency key"),
 					 errhint("Retry the transaction; the retry returns the stored reservation.")));
-		desc = SPI_tuptable->tupdesc;
 		replayed = true;
 	}
 	if (replayed)
@@ -351,8 +349,7 @@ release_reservation(PG_FUNCTION_ARGS)
 
 	owner_begin(&session);
 
-	tup = lock_reservation(tenant, id);
-	desc = SPI_tuptable->tupdesc;
+	tup = lock_reservation(tenant, id, &desc);
 	release_key = SPI_getbinval(tup, desc, R_RELEASE_KEY, &isnull);
 	if (!isnull)
 	{
@@ -410,14 +407,13 @@ consume_reservation(PG_FUNCTION_ARGS)
 	owner_begin(&session);
 
 	/* lock the reservation: consumptions and releases of it go one at a time */
-	tup = lock_reservation(tenant, id);
-	desc = SPI_tuptable->tupdesc;
+	tup = lock_reservation(tenant, id, &desc);
 	req.product = get_int8(tup, desc, R_PRODUCT);
 	req.from = get_int8(tup, desc, R_LOCATION);
 	remaining = remaining_of(tup, desc);
 
 	/*
-	 * A retry of a consumption that happened: post_movement replays it.  With no
+	 * A retry of a consumption that happened: ledger_post_movement replays it.  With no
 	 * qty given, the retry means what the first call meant, the stored quantity.
 	 */
 	if (!ledger_movement_by_key(tenant, req.key, qty_given ? NULL : &req.qty))

@@ -137,7 +137,7 @@ static COMPAT_JSON_CB_TYPE claim_scalar(void *state, char *token, JsonTokenType 
 static COMPAT_JSON_CB_TYPE claim_struct_start(void *state);
 
 /*
- * easeinv_tenant_init: reset the cache when the library is loaded, define the
+ * tenant_init: reset the cache when the library is loaded, define the
  * internal GUC that carries the leader's decision to parallel workers, and
  * install the hook that writes it.
  */
@@ -249,7 +249,7 @@ claims_equal(const char *a, const char *b)
 }
 
 /*
- * easeinv_resolve_tenant: the tenant of the current transaction.
+ * tenant_resolve: the tenant of the current transaction.
  *
  * With TENANT_REQUIRED, no context raises 42501; with TENANT_OPTIONAL it
  * returns 0.  A context that is present but bad raises 42501 in both modes:
@@ -650,7 +650,7 @@ check_tenant_active(int64 tenant)
 	pfree(status);
 }
 
-/* easeinv_role_bypasses_rls: true for superusers and BYPASSRLS roles. */
+/* tenant_role_bypasses_rls: true for superusers and BYPASSRLS roles. */
 bool
 tenant_role_bypasses_rls(void)
 {

@@ -15,9 +15,11 @@
 /* the call's TriggerData; 39P01 when easeinv.<function>() is called other than as a trigger */
 extern TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function);
 
-/* an append-only table's trigger: refuse the UPDATE, DELETE or TRUNCATE (42501) */
+/* trigger_data, and the trigger fires BEFORE (or AFTER) ... FOR EACH ROW (or STATEMENT); 39P01 otherwise */
 extern TriggerData *trigger_fired(FunctionCallInfo fcinfo, const char *function, bool before, bool row,
 								 const char *hint);
+
+/* an append-only table's trigger: refuse the UPDATE, DELETE or TRUNCATE (42501) */
 extern void trigger_refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what,
 								  const char *hint) pg_attribute_noreturn();
 

@@ -36,19 +36,14 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
-#include "args.h"
-#include "legacy.h"
+#include "ledger.h"
 #include "numbers.h"
 #include "owner.h"
 #include "plans.h"
-#include "replay.h"
 #include "result.h"
-#include "triggers.h"
-#include "ledger.h"
 
 #include <ctype.h>
 
-#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -65,7 +60,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
-#include "utils/timestamp.h"
 #include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(begin_import);
@@ -996,7 +990,6 @@ apply_import(PG_FUNCTION_ARGS)
 	OwnerScope session;
 	instr_time	start,
 				elapsed;
-	TupleDesc	desc;
 	Datum		values[8];
 	bool		nulls[8] = {0};
 
@@ -1051,9 +1044,6 @@ apply_import(PG_FUNCTION_ARGS)
 					(long long) run.skipped, (long long) run.levels, INSTR_TIME_GET_MILLISEC(elapsed))));
 
 	MemoryContextSwitchTo(cxt);
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "easeinv.import_summary is not a composite type");
-	desc = BlessTupleDesc(desc);
 	values[0] = CStringGetTextDatum(run.kind->name);
 	values[1] = Int64GetDatum(run.rows);
 	values[2] = Int64GetDatum(run.applied);
@@ -1062,7 +1052,7 @@ apply_import(PG_FUNCTION_ARGS)
 	values[5] = Int64GetDatum(run.skipped);
 	values[6] = Int64GetDatum(run.levels);
 	values[7] = DirectFunctionCall1(float8_numeric, Float8GetDatum(INSTR_TIME_GET_MILLISEC(elapsed)));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	return result_row(fcinfo, values, nulls, 8, cxt);
 }
 
 /* ---------------------------------------------------------------- import_time */
@@ -1083,6 +1073,78 @@ digits(const char **p, int n)
 	return v;
 }
 
+/* read_date: YYYY-MM-DD, years 1900 to 2999, a real date (no 2025-02-30) */
+static bool
+read_date(const char **p)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int			y,
+				m,
+				d;
+
+	return !((y = digits(p, 4)) < 1900 || y > 2999 || *(*p)++ != '-' ||
+			 (m = digits(p, 2)) < 1 || m > 12 || *(*p)++ != '-' ||
+			 (d = digits(p, 2)) < 1 ||
+			 d > mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)));
+}
+
+/* read_clock: HH:MM[:SS[.ffffff]] */
+static bool
+read_clock(const char **p)
+{
+	int			hh,
+				mi;
+
+	if ((hh = digits(p, 2)) < 0 || hh > 23 || *(*p)++ != ':' || (mi = digits(p, 2)) < 0 || mi > 59)
+		return false;
+	if (**p == ':')
+	{
+		int			ss;
+
+		(*p)++;
+		if ((ss = digits(p, 2)) < 0 || ss > 59)
+			return false;
+		if (**p == '.')
+		{
+			int			n = 0;
+
+			(*p)++;
+			while (isdigit((unsigned char) **p) && n < 6)
+				(*p)++, n++;
+			if (n == 0 || isdigit((unsigned char) **p))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* read_zone: blanks, then nothing, Z, or an offset +HH, +HHMM, +HH:MM */
+static bool
+read_zone(const char **p)
+{
+	while (**p == ' ')
+		(*p)++;
+	if (**p == 'Z')
+		(*p)++;
+	else if (**p == '+' || **p == '-')
+	{
+		int			oh,
+					om;
+
+		(*p)++;
+		if ((oh = digits(p, 2)) < 0 || oh > 15)
+			return false;
+		if (**p == ':' || isdigit((unsigned char) **p))
+		{
+			if (**p == ':')
+				(*p)++;
+			if ((om = digits(p, 2)) < 0 || om > 59)
+				return false;
+		}
+	}
+	return true;
+}
+
 /*
  * import_time(text) returns timestamptz: YYYY-MM-DD, optionally followed by
  * a space or T and HH:MM[:SS[.ffffff]] and then optionally Z or an offset
@@ -1096,65 +1158,17 @@ import_time(PG_FUNCTION_ARGS)
 {
 	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	const char *p = s;
-	int			y,
-				m,
-				d;
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	while (*p == ' ')
 		p++;
-	if ((y = digits(&p, 4)) < 1900 || y > 2999 || *p++ != '-' ||
-		(m = digits(&p, 2)) < 1 || m > 12 || *p++ != '-' ||
-		(d = digits(&p, 2)) < 1 ||
-		d > mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
+	if (!read_date(&p))
 		PG_RETURN_NULL();
 	if ((*p == ' ' || *p == 'T') && isdigit((unsigned char) p[1]))
 	{
-		int			hh,
-					mi;
-
 		p++;
-		if ((hh = digits(&p, 2)) < 0 || hh > 23 || *p++ != ':' || (mi = digits(&p, 2)) < 0 || mi > 59)
-			PG_RETURN_NULL();
-		if (*p == ':')
-		{
-			int			ss;
-
-			p++;
-			if ((ss = digits(&p, 2)) < 0 || ss > 59)
-				PG_RETURN_NULL();
-			if (*p == '.')
-			{
-				int			n = 0;
-
-				p++;
-				while (isdigit((unsigned char) *p) && n < 6)
-					p++, n++;
-				if (n == 0 || isdigit((unsigned char) *p))
-					PG_RETURN_NULL();
-			}
-		}
 		/* a zone only after a time: 2025-10-01-05 would be read as something else */
-		while (*p == ' ')
-			p++;
-		if (*p == 'Z')
-			p++;
-		else if (*p == '+' || *p == '-')
-		{
-			int			oh,
-						om;
-
-			p++;
-			if ((oh = digits(&p, 2)) < 0 || oh > 15)
-				PG_RETURN_NULL();
-			if (*p == ':' || isdigit((unsigned char) *p))
-			{
-				if (*p == ':')
-					p++;
-				if ((om = digits(&p, 2)) < 0 || om > 59)
-					PG_RETURN_NULL();
-			}
-		}
+		if (!read_clock(&p) || !read_zone(&p))
+			PG_RETURN_NULL();
 	}
 	while (*p == ' ')
 		p++;
@@ -1199,7 +1213,7 @@ import_numeric(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	memcpy(buf, start, end - start);
 	buf[end - start] = '\0';
-	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	return num_parse(buf);
 }
 
 /*

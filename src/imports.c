@@ -38,9 +38,10 @@
  * The statements (the rule of owner.c: bare operators under the pinned path,
  * easeinv.x and pg_temp.x qualified; the tenant is always a parameter, $1):
  *	  statements[]		   what every kind runs alike: kept plans (plans.h);
- *	  kinds[k].statements  what one kind runs (its staging table, the payload
- *						   its repeated keys must agree on, its insert, its race
- *						   check): kept plans, one table per kind;
+ *	  kind_statements[]	   what each kind runs its own way (counting and
+ *						   analyzing its staging table, the payload its repeated
+ *						   keys must agree on, its counts, its insert, its race
+ *						   check): kept plans, an entry per step and kind;
  *	  assembled			   four statements whose text C cannot write out in
  *						   advance, each built by one function beside which an
  *						   assembled example stands, and logged at DEBUG1 as
@@ -137,7 +138,7 @@ static const PlanStatement statements[ST_COUNT] = {
 	[ST_DROP_ROWS] = {"DROP TABLE pg_temp.import_rows"},
 	[ST_DROP_REJECTS] = {"DROP TABLE pg_temp.import_rejects"},
 	[ST_ANALYZE_ROWS] = {"ANALYZE pg_temp.import_rows"},
-	/* a key repeated in the file (kinds[].statements[KS_REPEATS] then compares the payloads) */
+	/* a key repeated in the file (KS_REPEATS then compares the payloads) */
 	[ST_REPEATED_KEYS] = {"SELECT count(*) FROM pg_temp.import_rows r WHERE r.n <> r.first_n AND r.k IS NOT NULL"},
 	[ST_REJECTS_FIRST] = {"SELECT format('row %s, %s: %s (%L)', r.row_no, r.column_name, r.reason,"
 		" CASE WHEN length(r.value) > 80 THEN left(r.value, 77) || '...' ELSE r.value END)"
@@ -182,8 +183,8 @@ static SPIPlanPtr plans[ST_COUNT];
 /* ---------------------------------------------------------------- the kinds */
 
 /*
- * Each kind's own statements, kept (plans.h) in a table of the kind
- * (kinds[k].statements).  They take the run's args: $1 the tenant, $2 the
+ * The steps each kind runs a statement of its own for (kind_statements[],
+ * below, kept: plans.h).  They take the run's args: $1 the tenant, $2 the
  * caller's name (created_by), $3 the location OPENING (opening stock).
  */
 typedef enum KindStatement
@@ -219,6 +220,8 @@ typedef enum KindStatement
  * KS_INSERT of the ledger kinds: the fresh rows into the ledger (rows: key,
  * product, from, to, qty, reason, reference type and id, unit cost, time)
  * and, in the same statement, the levels once per (product, location).
+ * (level_add is written as 0.4.0's SQL can run it when the plan is made:
+ * plans.c, version skew.)
  */
 #define INSERT_MOVEMENTS(rows, skip) \
 	"WITH ins AS (" \
@@ -325,6 +328,62 @@ typedef enum KindStatement
 #define OPENING_PAYLOAD(t) \
 	t ".q, " t ".cost, " t ".at"
 
+typedef enum
+{
+	K_MOVEMENTS,
+	K_PRODUCTS,
+	K_OPENING_STOCK,
+	K_COUNT
+} ImportKindId;
+
+/*
+ * The kinds' own statements, one table with an entry per step and kind
+ * (BY_KIND), the kinds of a step side by side.
+ */
+#define BY_KIND(step, kind)		((step) * K_COUNT + (kind))
+
+static const PlanStatement kind_statements[KS_COUNT * K_COUNT] = {
+	[BY_KIND(KS_COUNT_STAGED, K_MOVEMENTS)] = {"SELECT count(*) FROM pg_temp.import_movements"},
+	[BY_KIND(KS_COUNT_STAGED, K_PRODUCTS)] = {"SELECT count(*) FROM pg_temp.import_products"},
+	[BY_KIND(KS_COUNT_STAGED, K_OPENING_STOCK)] = {"SELECT count(*) FROM pg_temp.import_opening_stock"},
+
+	[BY_KIND(KS_ANALYZE_STAGED, K_MOVEMENTS)] = {"ANALYZE pg_temp.import_movements"},
+	[BY_KIND(KS_ANALYZE_STAGED, K_PRODUCTS)] = {"ANALYZE pg_temp.import_products"},
+	[BY_KIND(KS_ANALYZE_STAGED, K_OPENING_STOCK)] = {"ANALYZE pg_temp.import_opening_stock"},
+
+	[BY_KIND(KS_REPEATS, K_MOVEMENTS)] = {REPEATS(MOVEMENTS_PAYLOAD)},
+	[BY_KIND(KS_REPEATS, K_PRODUCTS)] = {REPEATS(PRODUCTS_PAYLOAD)},
+	[BY_KIND(KS_REPEATS, K_OPENING_STOCK)] = {REPEATS(OPENING_PAYLOAD)},
+
+	[BY_KIND(KS_COUNT_ROWS, K_MOVEMENTS)] = {COUNT_ROWS("false")},
+	[BY_KIND(KS_COUNT_ROWS, K_PRODUCTS)] = {COUNT_ROWS("false")},
+	/* opening stock of zero stores nothing */
+	[BY_KIND(KS_COUNT_ROWS, K_OPENING_STOCK)] = {COUNT_ROWS("r.q = 0")},
+
+	[BY_KIND(KS_INSERT, K_MOVEMENTS)] = {INSERT_MOVEMENTS("r.k, r.product_id, r.from_id, r.to_id, r.q,"
+		" NULLIF(r.reason, ''), NULLIF(r.reference_type, ''), NULLIF(r.reference_id, ''), r.cost,"
+		" coalesce(r.at, now())", "false"), 2, {INT8OID, TEXTOID}},
+	/* in SKU order: import_rows is in key order */
+	[BY_KIND(KS_INSERT, K_PRODUCTS)] = {"WITH ins AS ("
+		" INSERT INTO easeinv.products (tenant_id, sku, name, hsn_code, unit, gst_rate, track_stock)"
+		" SELECT $1, r.k, r.nm, r.hsn, r.u, r.rate, r.ts FROM pg_temp.import_rows r WHERE " FRESH_ROW
+		" ON CONFLICT (tenant_id, sku) WHERE deleted_at IS NULL DO NOTHING RETURNING 1)"
+		" SELECT count(*) FROM ins", 1, {INT8OID}},
+	/* from the tenant's virtual location OPENING ($3) */
+	[BY_KIND(KS_INSERT, K_OPENING_STOCK)] = {INSERT_MOVEMENTS("r.k, r.product_id, $3, r.location_id, r.q,"
+		" 'opening stock', 'opening_stock', NULL, r.cost, coalesce(r.at, now())", "r.q = 0"), 3,
+		{INT8OID, TEXTOID, INT8OID}},
+
+	[BY_KIND(KS_RACE, K_MOVEMENTS)] = {RACE(MOVEMENTS_STORED, MOVEMENTS_STORED_ON, MOVEMENTS_DIFFERS,
+		"idempotency_key", MOVEMENTS_CONFLICT), 1, {INT8OID}},
+	[BY_KIND(KS_RACE, K_PRODUCTS)] = {RACE(PRODUCTS_STORED, PRODUCTS_STORED_ON, PRODUCTS_DIFFERS,
+		"sku", PRODUCTS_CONFLICT), 1, {INT8OID}},
+	[BY_KIND(KS_RACE, K_OPENING_STOCK)] = {RACE(MOVEMENTS_STORED, MOVEMENTS_STORED_ON, OPENING_DIFFERS,
+		"location", OPENING_CONFLICT), 1, {INT8OID}},
+};
+
+static SPIPlanPtr kind_plans[KS_COUNT * K_COUNT];
+
 /* how each kind writes its fresh rows (below) */
 static void apply_fresh(ImportRun *run);
 static void apply_opening_stock(ImportRun *run);
@@ -337,43 +396,50 @@ typedef struct ImportCheck
 } ImportCheck;
 
 /*
+ * Where a kind's rows are stored: table is the stored rows s, on finds the
+ * stored row s of a resolved row r's key (as in kind_statements[KS_RACE]);
+ * rows stored as movements write the levels too.
+ */
+typedef struct ImportStore
+{
+	const char *table;
+	const char *on;
+	bool		ledger;			/* movements and levels (else products) */
+} ImportStore;
+
+static const ImportStore ledger_store = {MOVEMENTS_STORED, MOVEMENTS_STORED_ON, true};
+static const ImportStore product_store = {PRODUCTS_STORED, PRODUCTS_STORED_ON, false};
+
+/*
  * An import kind.  resolve yields one row per staged row i (it reads
  * pg_temp.import_<name> i, which create_rows replaces by the rows through
  * their encoding check) with at least n (row in the file), k (the row's key,
- * NULL when it has none) and blank (every field empty); stored joined ON
- * stored_on is the stored row s of the key, and differs says (as text) how s
- * differs from the row r; the key's conflict is reported on key_column, a
- * repeat whose payload differs from its first row's (r.first_n) by
- * duplicate; checks give each column's reason.  statements: the kind's own
- * (KindStatement).
+ * NULL when it has none) and blank (every field empty); differs says (as
+ * text) how the stored row s of the key (store) differs from the row r; the
+ * key's conflict is reported on key_column, a repeat whose payload differs
+ * from its first row's (r.first_n) by duplicate; checks give each column's
+ * reason.  The kind's own statements are in kind_statements[].
  */
 typedef struct ImportKind
 {
 	const char *name;
-	const char *columns[MAX_COLUMNS];	/* the staging table's, all text, in the CSV's order */
-	const char *resolve;
-	const char *stored;
-	const char *stored_on;
-	const char *differs;
 	const char *key_column;
 	const char *duplicate;
-	bool		ledger;			/* writes movements and levels (else products) */
 	void		(*apply) (ImportRun *run);	/* writes the fresh rows */
+	const char *columns[MAX_COLUMNS];	/* the staging table's, all text, in the CSV's order */
+	const char *resolve;
+	const ImportStore *store;
+	const char *differs;
 	ImportCheck checks[MAX_CHECKS];
-	PlanStatement statements[KS_COUNT];
 } ImportKind;
 
-typedef enum
-{
-	K_MOVEMENTS,
-	K_PRODUCTS,
-	K_OPENING_STOCK,
-	K_COUNT
-} ImportKindId;
-
 static const ImportKind kinds[K_COUNT] = {
+	/* movements between two locations, keyed by the client's idempotency key */
 	[K_MOVEMENTS] = {
 		.name = "movements",
+		.key_column = "idempotency_key",
+		.duplicate = "'also in row ' || r.first_n || ' with another payload'",
+		.apply = apply_fresh,
 		.columns = {"idempotency_key", "sku", "from_location", "to_location", "qty", "unit_cost", "reason",
 		"reference_type", "reference_id", "occurred_at"},
 		.resolve =
@@ -389,13 +455,8 @@ static const ImportKind kinds[K_COUNT] = {
 		"LEFT JOIN easeinv.products p ON p.tenant_id = $1 AND p.sku = btrim(x.sku) AND p.deleted_at IS NULL "
 		"LEFT JOIN easeinv.locations fl ON fl.tenant_id = $1 AND fl.code = btrim(x.from_location) AND fl.deleted_at IS NULL "
 		"LEFT JOIN easeinv.locations tl ON tl.tenant_id = $1 AND tl.code = btrim(x.to_location) AND tl.deleted_at IS NULL",
-		.stored = MOVEMENTS_STORED,
-		.stored_on = MOVEMENTS_STORED_ON,
+		.store = &ledger_store,
 		.differs = MOVEMENTS_DIFFERS,
-		.key_column = "idempotency_key",
-		.duplicate = "'also in row ' || r.first_n || ' with another payload'",
-		.ledger = true,
-		.apply = apply_fresh,
 		.checks = {
 			{"idempotency_key",
 				"CASE WHEN r.k IS NULL THEN 'missing' "
@@ -416,21 +477,14 @@ static const ImportKind kinds[K_COUNT] = {
 			{"reason", "CASE WHEN length(r.reason) > 500 THEN 'longer than 500 characters' END"},
 			{"reference_type", "CASE WHEN length(r.reference_type) > 64 THEN 'longer than 64 characters' END"},
 			{"reference_id", "CASE WHEN length(r.reference_id) > 255 THEN 'longer than 255 characters' END"}
-		},
-		.statements = {
-			[KS_COUNT_STAGED] = {"SELECT count(*) FROM pg_temp.import_movements"},
-			[KS_ANALYZE_STAGED] = {"ANALYZE pg_temp.import_movements"},
-			[KS_REPEATS] = {REPEATS(MOVEMENTS_PAYLOAD)},
-			[KS_COUNT_ROWS] = {COUNT_ROWS("false")},
-			[KS_INSERT] = {INSERT_MOVEMENTS("r.k, r.product_id, r.from_id, r.to_id, r.q, NULLIF(r.reason, ''),"
-				" NULLIF(r.reference_type, ''), NULLIF(r.reference_id, ''), r.cost, coalesce(r.at, now())",
-				"false"), 2, {INT8OID, TEXTOID}},
-			[KS_RACE] = {RACE(MOVEMENTS_STORED, MOVEMENTS_STORED_ON, MOVEMENTS_DIFFERS, "idempotency_key",
-				MOVEMENTS_CONFLICT), 1, {INT8OID}},
 		}
 	},
+	/* products, keyed by SKU; the same SKU in another row must have the same attributes */
 	[K_PRODUCTS] = {
 		.name = "products",
+		.key_column = "sku",
+		.duplicate = "'also in row ' || r.first_n || ' with another name, HSN code, unit, rate or track_stock'",
+		.apply = apply_fresh,
 		.columns = {"sku", "name", "hsn_code", "unit", "gst_rate", "track_stock"},
 		.resolve =
 		"SELECT x.*, x.rate IN (SELECT g.rate FROM easeinv.gst_rates g) AS rate_known "
@@ -445,13 +499,8 @@ static const ImportKind kinds[K_COUNT] = {
 		"             WHEN lower(btrim(i.track_stock)) IN ('true', 't', 'yes', 'y', '1') THEN true "
 		"             WHEN lower(btrim(i.track_stock)) IN ('false', 'f', 'no', 'n', '0') THEN false END AS ts "
 		"      FROM pg_temp.import_products i) x",
-		.stored = PRODUCTS_STORED,
-		.stored_on = PRODUCTS_STORED_ON,
+		.store = &product_store,
 		.differs = PRODUCTS_DIFFERS,
-		.key_column = "sku",
-		.duplicate = "'also in row ' || r.first_n || ' with another name, HSN code, unit, rate or track_stock'",
-		.ledger = false,
-		.apply = apply_fresh,
 		.checks = {
 			{"sku",
 				"CASE WHEN r.k IS NULL THEN 'missing' "
@@ -466,24 +515,17 @@ static const ImportKind kinds[K_COUNT] = {
 				"WHEN r.rate IS NULL THEN 'not a number' "
 			"WHEN NOT r.rate_known THEN 'not a GST rate (easeinv.gst_rates lists them)' END"},
 			{"track_stock", "CASE WHEN r.ts IS NULL THEN 'not true or false (yes/no and 1/0 also do)' END"}
-		},
-		.statements = {
-			[KS_COUNT_STAGED] = {"SELECT count(*) FROM pg_temp.import_products"},
-			[KS_ANALYZE_STAGED] = {"ANALYZE pg_temp.import_products"},
-			[KS_REPEATS] = {REPEATS(PRODUCTS_PAYLOAD)},
-			[KS_COUNT_ROWS] = {COUNT_ROWS("false")},
-			/* in SKU order: import_rows is in key order */
-			[KS_INSERT] = {"WITH ins AS ("
-				" INSERT INTO easeinv.products (tenant_id, sku, name, hsn_code, unit, gst_rate, track_stock)"
-				" SELECT $1, r.k, r.nm, r.hsn, r.u, r.rate, r.ts FROM pg_temp.import_rows r WHERE " FRESH_ROW
-				" ON CONFLICT (tenant_id, sku) WHERE deleted_at IS NULL DO NOTHING RETURNING 1)"
-				" SELECT count(*) FROM ins", 1, {INT8OID}},
-			[KS_RACE] = {RACE(PRODUCTS_STORED, PRODUCTS_STORED_ON, PRODUCTS_DIFFERS, "sku", PRODUCTS_CONFLICT),
-				1, {INT8OID}},
 		}
 	},
+	/*
+	 * opening stock: one movement from the virtual location OPENING per product
+	 * and location, keyed easeinv:opening:<product>:<location>
+	 */
 	[K_OPENING_STOCK] = {
 		.name = "opening_stock",
+		.key_column = "location",
+		.duplicate = "'this product and location are also in row ' || r.first_n || ' with another quantity, cost or time'",
+		.apply = apply_opening_stock,
 		.columns = {"sku", "location", "qty", "unit_cost", "occurred_at"},
 		.resolve =
 		"SELECT x.*, p.id AS product_id, p.track_stock, l.id AS location_id, "
@@ -497,13 +539,8 @@ static const ImportKind kinds[K_COUNT] = {
 		"      FROM pg_temp.import_opening_stock i) x "
 		"LEFT JOIN easeinv.products p ON p.tenant_id = $1 AND p.sku = btrim(x.sku) AND p.deleted_at IS NULL "
 		"LEFT JOIN easeinv.locations l ON l.tenant_id = $1 AND l.code = btrim(x.location) AND l.deleted_at IS NULL",
-		.stored = MOVEMENTS_STORED,
-		.stored_on = MOVEMENTS_STORED_ON,
+		.store = &ledger_store,
 		.differs = OPENING_DIFFERS,
-		.key_column = "location",
-		.duplicate = "'this product and location are also in row ' || r.first_n || ' with another quantity, cost or time'",
-		.ledger = true,
-		.apply = apply_opening_stock,
 		.checks = {
 			{"sku", PRODUCT_REASON},
 			{"location",
@@ -514,26 +551,11 @@ static const ImportKind kinds[K_COUNT] = {
 			{"qty", QTY_REASON("r.q IS NULL", "not a number (0 or more)")},
 			{"unit_cost", COST_REASON},
 			{"occurred_at", TIME_REASON}
-		},
-		.statements = {
-			[KS_COUNT_STAGED] = {"SELECT count(*) FROM pg_temp.import_opening_stock"},
-			[KS_ANALYZE_STAGED] = {"ANALYZE pg_temp.import_opening_stock"},
-			[KS_REPEATS] = {REPEATS(OPENING_PAYLOAD)},
-			/* opening stock of zero stores nothing */
-			[KS_COUNT_ROWS] = {COUNT_ROWS("r.q = 0")},
-			/* from the tenant's virtual location OPENING ($3) */
-			[KS_INSERT] = {INSERT_MOVEMENTS("r.k, r.product_id, $3, r.location_id, r.q, 'opening stock',"
-				" 'opening_stock', NULL, r.cost, coalesce(r.at, now())", "r.q = 0"), 3,
-				{INT8OID, TEXTOID, INT8OID}},
-			[KS_RACE] = {RACE(MOVEMENTS_STORED, MOVEMENTS_STORED_ON, OPENING_DIFFERS, "location",
-				OPENING_CONFLICT), 1, {INT8OID}},
 		}
 	}
 };
 
 #define KIND_NAMES	"movements, products, opening_stock"
-
-static SPIPlanPtr kind_plans[K_COUNT][KS_COUNT];
 
 /* An import's state and counts. */
 struct ImportRun
@@ -565,16 +587,15 @@ run_shared(ImportStatement which, Datum *args, int expected)
 	return SPI_processed;
 }
 
-/* run statement `which` of the run's kind with the run's args; its row count */
+/* run statement `which` of the run's kind (kind_statements[]) with the run's args; its row count */
 static uint64
 run_kind(ImportRun *run, KindStatement which, int expected)
 {
-	const ImportKind *kind = run->kind;
-	int			rc = SPI_execute_plan(plan_kept(kind->statements, kind_plans[kind - kinds], which),
-									  run->args, NULL, false, 0);
+	int			i = BY_KIND(which, run->kind - kinds);
+	int			rc = SPI_execute_plan(plan_kept(kind_statements, kind_plans, i), run->args, NULL, false, 0);
 
 	if (rc != expected)
-		elog(ERROR, "import statement failed (%s): %s", SPI_result_code_string(rc), kind->statements[which].sql);
+		elog(ERROR, "import statement failed (%s): %s", SPI_result_code_string(rc), kind_statements[i].sql);
 	return SPI_processed;
 }
 
@@ -799,9 +820,9 @@ create_rows(ImportRun *run, int64 staged)
 	}
 	if (staged <= IMPORT_PROBE_ROWS)
 		stored = psprintf("LEFT JOIN LATERAL (SELECT s.* FROM %s WHERE %s LIMIT 1) s ON true",
-						  kind->stored, kind->stored_on);
+						  kind->store->table, kind->store->on);
 	else
-		stored = psprintf("LEFT JOIN %s ON %s", kind->stored, kind->stored_on);
+		stored = psprintf("LEFT JOIN %s ON %s", kind->store->table, kind->store->on);
 	run_built(run, "resolve",
 			  psprintf("CREATE TEMPORARY TABLE import_rows ON COMMIT DROP AS "
 					   "SELECT q.*, NOT q.blank AND num_nonnulls(%s) > 0 AS bad, false AS dup_differs "
@@ -1051,7 +1072,7 @@ apply_fresh(ImportRun *run)
 {
 	run_kind(run, KS_INSERT, SPI_OK_SELECT);
 	run->applied = result_int(1);
-	run->levels = run->kind->ledger ? result_int(2) : 0;
+	run->levels = run->kind->store->ledger ? result_int(2) : 0;
 }
 
 /*
@@ -1219,14 +1240,14 @@ check_import(PG_FUNCTION_ARGS)
 static void
 check_may_apply(ImportRun *run)
 {
-	if (!run->kind->ledger &&
+	if (!run->kind->store->ledger &&
 		pg_class_aclcheck(get_relname_relid("products", get_namespace_oid(EASEINV_SCHEMA, false)),
 						  GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to insert into easeinv.products"),
 				 errhint("Import products as a role that may insert them (easeinv_app or easeinv_admin).")));
-	if (run->kind->ledger)
+	if (run->kind->store->ledger)
 		ledger_gate(run->tenant, false);
 }
 
@@ -1281,7 +1302,7 @@ apply_import(PG_FUNCTION_ARGS)
 	check_may_apply(&run);
 	owner_begin(&session);
 	pin_apply_settings();
-	if (run.kind->ledger)
+	if (run.kind->store->ledger)
 		check_rules_unchanged(&run);
 	resolve_and_check(&run);
 	count_rows(&run);
@@ -1292,7 +1313,7 @@ apply_import(PG_FUNCTION_ARGS)
 					(long long) run.rows, (long long) run.rejected, (long long) run.fresh)));
 	run.kind->apply(&run);
 	check_race(&run);
-	if (run.kind->ledger)
+	if (run.kind->store->ledger)
 		check_negative(&run);
 	run.replayed = run.rows - run.applied - run.rejected - run.skipped;
 	run_shared(ST_DROP_ROWS, NULL, SPI_OK_UTILITY);

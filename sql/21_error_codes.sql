@@ -22,6 +22,8 @@ INSERT INTO easeinv.locations (code, name, kind) VALUES ('SUP', 'Suppliers', 'su
 INSERT INTO easeinv.products (sku, name, hsn_code, gst_rate) VALUES ('W', 'Widget', '8471', 18) RETURNING id AS w \gset
 INSERT INTO easeinv.products (sku, name, hsn_code, gst_rate) VALUES ('D', 'Dropped', '8471', 18) RETURNING id AS d \gset
 INSERT INTO easeinv.customers (name, state_code) VALUES ('Pune shop', '27') RETURNING id AS local \gset
+INSERT INTO easeinv.customers (name, state_code) VALUES ('Closed shop', '27') RETURNING id AS closed \gset
+UPDATE easeinv.customers SET deleted_at = now() WHERE id = :closed;
 SELECT (easeinv.move_stock('in', :w, :sup, :wh, 100)).replayed;
 UPDATE easeinv.products SET deleted_at = now() WHERE id = :d;
 UPDATE easeinv.locations SET deleted_at = now() WHERE id = :old;
@@ -76,6 +78,18 @@ SELECT easeinv.move_stock('x', :w, :sup, :old, 1);
 ROLLBACK TO s;
 SELECT easeinv.reserve_stock('x', :d, :wh, 1);
 \echo reserve a deleted product :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:draft, :d, 1, 100);
+\echo invoice a deleted product :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:draft, :their_p, 1, 100);
+\echo invoice a product of another tenant :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+INSERT INTO easeinv.invoices (customer_id, location_id) VALUES (:closed, :wh);
+\echo bill a deleted customer :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+INSERT INTO easeinv.invoices (customer_id, location_id) VALUES (999999, :wh);
+\echo bill a customer that does not exist :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 SELECT easeinv.release_reservation('x', :r1);
 \echo release a consumed reservation :LAST_ERROR_SQLSTATE

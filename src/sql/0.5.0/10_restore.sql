@@ -116,9 +116,12 @@ BEGIN
         IF NEW.customer_id IS NOT NULL THEN
             SELECT c.state_code, c.is_sez, c.deleted_at, c.name INTO cust
               FROM easeinv.customers c WHERE c.tenant_id = NEW.tenant_id AND c.id = NEW.customer_id;
-            IF NOT FOUND OR cust.deleted_at IS NOT NULL THEN
+            IF NOT FOUND THEN
                 RAISE EXCEPTION 'customer % does not exist', NEW.customer_id
                     USING ERRCODE = '22023', HINT = 'Pass the id of a customer of the current tenant that is not deleted.';
+            ELSIF cust.deleted_at IS NOT NULL THEN
+                RAISE EXCEPTION 'customer % is deleted', NEW.customer_id
+                    USING ERRCODE = '55000', HINT = 'Restore the customer (deleted_at = NULL), or bill another customer.';
             END IF;
             is_sez := cust.is_sez;
             IF NEW.place_of_supply IS NULL OR (TG_OP = 'UPDATE' AND NEW.customer_id IS DISTINCT FROM OLD.customer_id

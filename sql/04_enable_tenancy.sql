@@ -167,7 +167,31 @@ SELECT table_name, problem FROM easeinv.audit_tenancy() WHERE table_name::text L
 CREATE TABLE plain_tree (k int) PARTITION BY LIST (k);
 CREATE TABLE plain_tree_1 PARTITION OF plain_tree FOR VALUES IN (1);
 SELECT relname, relrowsecurity FROM pg_class WHERE relname LIKE 'plain_tree%' ORDER BY 1;
-DROP TABLE plain_tree, ledger_app;
+-- other DDL on a protected tree is left to whoever runs it, as pg_restore --jobs interleaves it:
+-- one worker's CREATE POLICY on the root, another's ALTER TABLEs on a partition, then the first's
+-- CREATE POLICY on that partition, which must find no policy made behind its back
+CREATE TABLE restored_app (tenant_id bigint NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id))
+    PARTITION BY LIST (tenant_id);
+CREATE TABLE restored_app_1 PARTITION OF restored_app FOR VALUES IN (1);
+CREATE POLICY easeinv_tenant_isolation ON restored_app AS RESTRICTIVE
+    USING ((tenant_id = (SELECT easeinv.current_tenant()))) WITH CHECK ((tenant_id = (SELECT easeinv.current_tenant())));
+ALTER TABLE ONLY restored_app_1 ADD CONSTRAINT restored_app_1_id CHECK (id > 0);
+ALTER TABLE restored_app_1 ENABLE ROW LEVEL SECURITY;
+ALTER TABLE restored_app_1 FORCE ROW LEVEL SECURITY, ALTER COLUMN tenant_id SET DEFAULT 1;
+SELECT count(*) AS made_behind_its_back FROM pg_policy WHERE polrelid = 'restored_app_1'::regclass;
+CREATE POLICY easeinv_tenant_isolation ON restored_app_1 AS RESTRICTIVE
+    USING ((tenant_id = (SELECT easeinv.current_tenant()))) WITH CHECK ((tenant_id = (SELECT easeinv.current_tenant())));
+-- a partition added, at any depth, still protects the tree at once
+CREATE TABLE restored_app_2 (tenant_id bigint NOT NULL, id bigint NOT NULL) PARTITION BY LIST (id);
+ALTER TABLE restored_app ATTACH PARTITION restored_app_2 FOR VALUES IN (2);
+ALTER TABLE restored_app_2 DISABLE ROW LEVEL SECURITY;
+SELECT relrowsecurity AS left_off_until_a_partition_is_added FROM pg_class WHERE relname = 'restored_app_2';
+CREATE TABLE restored_app_2a PARTITION OF restored_app_2 FOR VALUES IN (1);
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, easeinv.tenant_policy_intact(c.oid) AS policy,
+       easeinv.access_policy_intact(c.oid) AS access, easeinv.guard_intact(c.oid, true) AS truncate_guard
+  FROM pg_class c WHERE c.relname LIKE 'restored_app%' AND c.relkind IN ('r', 'p')
+ ORDER BY 1;
+DROP TABLE plain_tree, ledger_app, restored_app;
 
 -- create_tenant_partitions refusals
 SELECT easeinv.create_tenant_partitions('customers_app');

@@ -198,6 +198,13 @@ COMMIT;
 CREATE TABLE public.planted_notes (tenant_id bigint NOT NULL, id bigint NOT NULL, body text, PRIMARY KEY (tenant_id, id));
 SELECT count(*) > 0 AS enable_tenancy FROM easeinv.enable_tenancy('public.planted_notes');
 DROP TABLE public.planted_notes;
+-- adds_partition, as the partition event trigger asks it: a partition added to a protected tree
+CREATE TABLE public.planted_tree (tenant_id bigint NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id))
+    PARTITION BY LIST (tenant_id);
+SELECT count(*) > 0 AS enable_tenancy FROM easeinv.enable_tenancy('public.planted_tree');
+CREATE TABLE public.planted_tree_1 PARTITION OF public.planted_tree FOR VALUES IN (1);
+SELECT easeinv.tenant_policy_intact('public.planted_tree_1') AS partition_protected;
+DROP TABLE public.planted_tree;
 RESET search_path;
 
 -- what ran: the tenant's ledger and documents are as the calls said

@@ -26,7 +26,8 @@
  *	                   the decision handed to parallel workers
  *	  guard.c          the tenant guard trigger attached to every tenant table
  *	                   (tenant stamping, text encoding, restored rows' partitions)
- *	  protect.c        enable_tenancy's wrapper and the partition event trigger's state
+ *	  protect.c        enable_tenancy's wrapper; the partition event trigger's state,
+ *	                   and which commands add partitions (adds_partition)
  *	  restore.c        recognising pg_restore's COPY
  *	  gstin.c          GSTIN validation (format and check digit)
  *

@@ -11,6 +11,15 @@
  * backend's memory, raised only around the steps and lowered however they
  * end: no GUC, no function a user can call to raise it (a user-settable
  * switch would let any session create an unprotected partition).
+ *
+ * adds_partition() tells the event trigger which commands add a partition
+ * to a tree (CREATE TABLE ... PARTITION OF, ALTER TABLE ... ATTACH
+ * PARTITION): it acts on those alone.  Any other DDL on a protected tree is
+ * left to whoever runs it; pg_restore, above all, re-creates the dump's
+ * policies and guards on each partition itself, and in a parallel restore
+ * one worker's ALTER TABLE on a partition can run between another's CREATE
+ * POLICY on the root and on that partition (040_restore).  Which statement
+ * a command was is in its parse tree, which only C can read.
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
@@ -21,12 +30,17 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "nodes/parsenodes.h"
+#include "tcop/deparse_utility.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(enable_tenancy);
 PG_FUNCTION_INFO_V1(protecting);
+PG_FUNCTION_INFO_V1(adds_partition);
 
 static void materialize_text_srf(FunctionCallInfo fcinfo);
 
@@ -116,4 +130,40 @@ Datum
 protecting(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(protecting_depth > 0);
+}
+
+/*
+ * adds_partition(cmd pg_ddl_command) returns boolean: whether a command that
+ * pg_event_trigger_ddl_commands() reports adds a partition to a tree: a
+ * CREATE TABLE ... PARTITION OF (the command's object is the new partition),
+ * or an ALTER TABLE of a partitioned table with an ATTACH PARTITION (its
+ * object is the parent; PostgreSQL 15 does not record the table attached,
+ * and the tree is the parent's).  A pg_ddl_command is a pointer to what
+ * PostgreSQL collected in this backend, valid during the ddl_command_end
+ * trigger; no value of the type can be written or cast, so only
+ * pg_event_trigger_ddl_commands() supplies one.  STRICT, PARALLEL RESTRICTED.
+ */
+Datum
+adds_partition(PG_FUNCTION_ARGS)
+{
+	CollectedCommand *cmd = (CollectedCommand *) PG_GETARG_POINTER(0);
+	ListCell   *lc;
+
+	if (cmd->type == SCT_Simple)
+		/* CREATE TABLE: the statement as transformed, one per table created */
+		PG_RETURN_BOOL(cmd->parsetree != NULL && IsA(cmd->parsetree, CreateStmt) &&
+					   ((CreateStmt *) cmd->parsetree)->partbound != NULL);
+
+	if (cmd->type != SCT_AlterTable || cmd->d.alterTable.classId != RelationRelationId ||
+		get_rel_relkind(cmd->d.alterTable.objectId) != RELKIND_PARTITIONED_TABLE)
+		PG_RETURN_BOOL(false);
+	foreach(lc, cmd->d.alterTable.subcmds)
+	{
+		CollectedATSubcmd *sub = (CollectedATSubcmd *) lfirst(lc);
+
+		if (sub->parsetree != NULL && IsA(sub->parsetree, AlterTableCmd) &&
+			((AlterTableCmd *) sub->parsetree)->subtype == AT_AttachPartition)
+			PG_RETURN_BOOL(true);
+	}
+	PG_RETURN_BOOL(false);
 }

@@ -27,7 +27,12 @@
 #   f. pre_restore and post_restore refusals: not a superuser (42501), a database with rows
 #      (55000), post_restore without pre_restore (55000), a row that violates a key set aside
 #      (23503 naming it; the keys stay saved, nothing changes), levels that differ from the
-#      ledger (55000; rebuild_stock_levels, then post_restore again); pre_restore twice.
+#      ledger (55000; rebuild_stock_levels, then post_restore again); pre_restore twice;
+#   g. a serial pg_restore -L in an order pg_restore --jobs may take: the application table's
+#      root policies first, then the keys, triggers and ALTER TABLEs of its partitions, then their
+#      policies: exit 0, nothing on stderr, as in (a).  (The partition event trigger once
+#      protected the partitions at the first ALTER TABLE after the root's policy, and pg_restore's
+#      own CREATE POLICY on them failed, "already exists", whenever a parallel restore ran so.)
 use strict;
 use warnings;
 
@@ -462,6 +467,32 @@ SELECT count(*) FROM easeinv.restore_foreign_keys;}),
 	"1\n22|0|1\n0", 'after rebuild_stock_levels(), post_restore() adds the 22 keys back');
 $node->safe_psql('edge', 'REVOKE EXECUTE ON FUNCTION easeinv.pre_restore() FROM web');
 is($node->safe_psql('edge', $fingerprint_sql), $fresh{4}, 'edge: after pre_restore() and post_restore() the fingerprint is a fresh install\'s');
+
+#-----------------------------------------------------------------------------------------------
+# g. The order of a parallel restore, made certain.  pg_restore --jobs runs a post-data entry as
+#    soon as the entries it depends on are done: a policy depends on its table alone, so the
+#    root's CREATE POLICY may run before another worker's ALTER TABLE on a partition (its key, its
+#    truncate guard's ENABLE ALWAYS, ENABLE ROW LEVEL SECURITY) and before that partition's own
+#    CREATE POLICY.  pg_restore -L runs a list in its order: the root's policies are moved to the
+#    start of the post-data entries of app_notes.  Like every client here, pg_restore runs with
+#    PGAPPNAME set (PostgreSQL::Test::Utils), so its sessions are not named pg_restore.
+#-----------------------------------------------------------------------------------------------
+($rc, $out, $err) = $node->run_client([ 'pg_restore', '-l', $dump ]);
+my @toc = split /\n/, $out;
+my @root_policies = grep { / POLICY public app_notes easeinv_tenant_\w+ / } @toc;
+my @rest = grep { !/ POLICY public app_notes easeinv_tenant_\w+ / } @toc;
+my ($first_post) = grep { $rest[$_] =~ / CONSTRAINT public app_notes / } 0 .. $#rest;
+is(scalar(@root_policies) . '|' . (defined $first_post ? 'found' : 'none'), '2|found',
+	'pg_restore -l: the two policies of app_notes and its first post-data entry (its primary key)');
+splice @rest, $first_post, 0, @root_policies;
+my $list = "$dir/root_policies_first.list";
+open my $fh, '>', $list or die "$list: $!";
+print $fh map { "$_\n" } @rest;
+close $fh;
+($rc, $out, $err) = restore_into('reordered', [ '-L', $list ], PGOPTIONS => '-c easeinv.partitions=4');
+is($rc, 0, 'pg_restore -L, the root\'s policies before its partitions\' keys, triggers and ALTER TABLEs: exit 0');
+is($err, '', 'pg_restore -L, the root\'s policies first: nothing on stderr (no policy or trigger "already exists")');
+check_restored('reordered', 'root policies first', 4);
 
 $node->stop;
 note sprintf('040_restore: %.1f s in all', time - $started);

@@ -11,6 +11,10 @@
 --    that are merely enabled, and with them the append-only, frozen-invoice and tenant guards.
 --    The event trigger likewise.  (Foreign keys, PostgreSQL's own triggers, still do not fire
 --    in replica mode; logical replication of easeinv's tables is not supported.)
+-- 3. The partition event trigger acts on the commands that add a partition to a tenant table's
+--    tree (easeinv.adds_partition, in C), not on every CREATE TABLE or ALTER TABLE that
+--    touches the tree: protecting the tree behind pg_restore's back made its own CREATE POLICY
+--    on a partition fail in a parallel restore.
 -------------------------------------------------------------------------------------------------
 DROP FUNCTION easeinv.enable_tenancy(regclass);
 
@@ -165,6 +169,12 @@ CREATE FUNCTION easeinv.protecting() RETURNS boolean
 COMMENT ON FUNCTION easeinv.protecting() IS
     'true while an easeinv.enable_tenancy() of this backend runs (read by the partition event trigger)';
 
+CREATE FUNCTION easeinv.adds_partition(cmd pg_ddl_command) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'adds_partition'
+    LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION easeinv.adds_partition(pg_ddl_command) IS
+    'whether a command of pg_event_trigger_ddl_commands() adds a partition (PARTITION OF, ATTACH PARTITION; read by the partition event trigger)';
+
 CREATE OR REPLACE FUNCTION easeinv.guard_intact(rel regclass, truncate_guard boolean DEFAULT false) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -194,13 +204,6 @@ BEGIN
     IF easeinv.protecting() THEN
         RETURN;
     END IF;
-    -- pg_restore (as a superuser) re-creates every protection of the dump itself: protecting a
-    -- partition ahead of it makes its own CREATE POLICY fail ("already exists"), which a
-    -- parallel restore's order makes likely; audit_tenancy() proves the result afterwards
-    IF current_setting('application_name', true) = 'pg_restore'
-       AND (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
-        RETURN;
-    END IF;
     -- the extension's own partitioned tables keep every partition: a detached partition would
     -- lose its guards (clones go with the parent) and leave the rules behind
     IF EXISTS (SELECT 1
@@ -216,10 +219,19 @@ BEGIN
                   DETAIL = 'A detached partition keeps the rows but loses the triggers that guard them.',
                   HINT = 'Leave the extension''s partitions attached; DROP EXTENSION removes an installation.';
     END IF;
+    -- Only a command that adds a partition (CREATE TABLE ... PARTITION OF, ALTER TABLE ... ATTACH
+    -- PARTITION) to a tenant table's tree protects the tree.  Other DDL on the tree is left to
+    -- whoever runs it: pg_restore creates each partition's policies and guards itself, after the
+    -- partitions are attached, and in a parallel restore one worker's ALTER TABLE on a partition
+    -- (ENABLE ROW LEVEL SECURITY, a key, a trigger) can run between another's CREATE POLICY on the
+    -- root and on that partition; protecting the tree then made that CREATE POLICY fail
+    -- ("already exists").  No name or setting of the session is consulted.
     FOR root IN
+        -- the command's object: the new partition of a CREATE TABLE, the parent of an ATTACH
         SELECT DISTINCT pg_partition_root(c.objid)
           FROM pg_event_trigger_ddl_commands() c
          WHERE c.classid = 'pg_class'::regclass AND c.object_type = 'table'
+           AND easeinv.adds_partition(c.command)
     LOOP
         CONTINUE WHEN root IS NULL;
         CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_policy p

@@ -11,6 +11,9 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /* an idempotency key: 1 to 255 characters, not one of the extension's own ("easeinv:...") */
 extern text *arg_key(FunctionCallInfo fcinfo, int argno);
@@ -32,5 +35,7 @@ extern TimestampTz arg_time(FunctionCallInfo fcinfo, int argno, const char *what
  * when allow_zero), at most 4 decimals and 14 digits before the point
  */
 extern Datum arg_check_quantity(Datum qty, const char *what, bool allow_zero);
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_ARGS_H */

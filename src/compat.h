@@ -24,6 +24,20 @@
 #error "easeinv requires PostgreSQL 15 or later"
 #endif
 
+/*
+ * The extension's internal functions are hidden symbols of easeinv.so: PostgreSQL loads
+ * libraries with RTLD_GLOBAL, so a global num_add or plan_row could bind to another library's
+ * function of the same name.  Every header of src/ wraps its own declarations (never an
+ * #include) in these; the SQL-callable functions, declared by PG_FUNCTION_INFO_V1, stay visible.
+ */
+#if defined(__GNUC__)
+#define EASEINV_HIDDEN_BEGIN	_Pragma("GCC visibility push(hidden)")
+#define EASEINV_HIDDEN_END		_Pragma("GCC visibility pop")
+#else
+#define EASEINV_HIDDEN_BEGIN
+#define EASEINV_HIDDEN_END
+#endif
+
 /* the backend's local transaction id (PGPROC's vxid from 17 on) */
 #if PG_VERSION_NUM >= 170000
 #define COMPAT_MY_LXID		(MyProc->vxid.lxid)

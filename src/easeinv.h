@@ -51,6 +51,8 @@
 
 #include "compat.h"
 
+EASEINV_HIDDEN_BEGIN
+
 /* GUC variables (easeinv.c) */
 extern char *easeinv_tenant_guc;		/* easeinv.tenant_id */
 extern char *easeinv_jwt_claim;			/* easeinv.jwt_claim */
@@ -81,5 +83,7 @@ extern void tenant_init(void);
 
 /* restore.c: the running statement is pg_restore's COPY into this table */
 extern bool restore_in_progress(Oid relid);
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_H */

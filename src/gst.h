@@ -8,6 +8,9 @@
 #define EASEINV_GST_H
 
 #include "postgres.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /* a line's inputs, numeric Datums */
 typedef struct GstInput
@@ -42,5 +45,7 @@ extern Datum gst_check_numeric(Datum v, bool isnull, const char *what, int max_s
 							   const char *min, const char *max);
 extern void gst_check_inputs(GstInput *in);
 extern void gst_compute(const GstInput *in, Datum out[GST_NAMOUNTS]);
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_GST_H */

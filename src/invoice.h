@@ -12,6 +12,9 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "executor/spi.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /*
  * The extension's own writes of an invoice's computed columns (totals,
@@ -81,5 +84,7 @@ extern char *invoice_fiscal_year_label(int fy_start);
 #define INVOICE_STATUS_SQL(paid, credited, total) \
 	"CASE WHEN " paid " + " credited " <= 0 THEN 'issued' " \
 	"WHEN " paid " + " credited " < " total " THEN 'partially_paid' ELSE 'paid' END"
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_INVOICE_H */

@@ -12,6 +12,9 @@
 
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /* A movement request, as checked arguments. */
 typedef struct MoveRequest
@@ -61,5 +64,7 @@ extern bool ledger_allows_negative(int64 tenant);
 
 /* inside an owner scope: create and lock both level rows, lower location id first */
 extern void ledger_lock_levels(int64 tenant, int64 product, int64 a, int64 b);
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_LEDGER_H */

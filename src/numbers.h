@@ -7,6 +7,9 @@
 #define EASEINV_NUMBERS_H
 
 #include "postgres.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /* a numeric literal, parsed once per backend and kept ("0", "100"); pass string literals */
 extern Datum num_const(const char *literal);
@@ -38,5 +41,7 @@ extern int	num_cmp(Datum a, Datum b);
 #define num_gt(a, b)	(num_cmp((a), (b)) > 0)
 #define num_ge(a, b)	(num_cmp((a), (b)) >= 0)
 #define NUM_ZERO		num_const("0")
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_NUMBERS_H */

@@ -8,6 +8,9 @@
 #define EASEINV_OWNER_H
 
 #include "postgres.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /* what owner_begin changed, for owner_end to undo */
 typedef struct OwnerScope
@@ -30,5 +33,7 @@ extern Oid	owner_role(void);
 extern void owner_begin(OwnerScope *scope);
 extern void owner_begin_as_caller(OwnerScope *scope);
 extern void owner_end(OwnerScope *scope);
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_OWNER_H */

@@ -25,6 +25,9 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /*
  * The lookups every idempotent write has: its row by key (replays) and by id,
@@ -61,5 +64,7 @@ extern HeapTuple plan_row(SPIPlanPtr plan, Datum *values, const char *nulls, boo
  */
 extern bool plan_sql_050(void);
 extern char *plan_sql_for_installed(const char *sql);
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_PLANS_H */

@@ -21,6 +21,9 @@
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 typedef struct ReplayCheck
 {
@@ -48,5 +51,7 @@ extern void replay_differs(ReplayCheck *rc, const char *field, const char *first
  * already used for a different <what>", the fields in the detail, the hint.
  */
 extern void replay_end(ReplayCheck *rc, text *key, const char *what, const char *hint);
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_REPLAY_H */

@@ -11,6 +11,9 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "fmgr.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /*
  * result_row: the function's composite result from values and nulls (as many
@@ -23,5 +26,7 @@ extern Datum result_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, int
 /* the same from a stored row's first ncols columns, then a last column, replayed */
 extern Datum result_replayed(FunctionCallInfo fcinfo, HeapTuple stored, TupleDesc desc, int ncols,
 							 bool replayed, MemoryContext cxt);
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_RESULT_H */

@@ -11,6 +11,9 @@
 
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /* the call's TriggerData; 39P01 when easeinv.<function>() is called other than as a trigger */
 extern TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function);
@@ -22,5 +25,7 @@ extern TriggerData *trigger_fired(FunctionCallInfo fcinfo, const char *function,
 /* an append-only table's trigger: refuse the UPDATE, DELETE or TRUNCATE (42501) */
 extern void trigger_refuse_change(FunctionCallInfo fcinfo, const char *function, const char *what,
 								  const char *hint) pg_attribute_noreturn();
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_TRIGGERS_H */

@@ -57,20 +57,20 @@ PG_FUNCTION_INFO_V1(cancel_invoice);
 /* The statements of issue and cancel (plans.h; the rule of owner.c).  Each takes the tenant as $1. */
 typedef enum IssueStatement
 {
-	ST_LOCK,
-	ST_LINES_FOR_STOCK,
-	ST_DEFAULT_CUSTOMER,
-	ST_CREDITED_QTY,
-	ST_CREDIT,
-	ST_LOCATION_KINDS,
-	ST_COUNTER,
-	ST_SERIES_FORMAT,
-	ST_NUMBER_TAKEN,
-	ST_ISSUE,
-	ST_CREDIT_NOTES,
-	ST_UNCREDIT,
-	ST_CANCEL,
-	ST_MOVEMENTS,
+	ST_LOCK,					/* the invoice, locked */
+	ST_LINES_FOR_STOCK,			/* its lines and whether their products track stock */
+	ST_DEFAULT_CUSTOMER,		/* the tenant's first customer location */
+	ST_CREDITED_QTY,			/* a product a credit note returns too much of */
+	ST_CREDIT,					/* a credit note's invoice: credited grows */
+	ST_LOCATION_KINDS,			/* the kinds of the two locations of the stock */
+	ST_COUNTER,					/* the series' next number in the financial year */
+	ST_SERIES_FORMAT,			/* the series' number format */
+	ST_NUMBER_TAKEN,			/* another series gave the number already */
+	ST_ISSUE,					/* number, status, issued_at */
+	ST_CREDIT_NOTES,			/* an issued credit note of the invoice */
+	ST_UNCREDIT,				/* a cancelled credit note's invoice: credited shrinks */
+	ST_CANCEL,					/* status cancelled, the reason */
+	ST_MOVEMENTS,				/* the movements the issue posted, and their reversals */
 	ST_COUNT
 } IssueStatement;
 

@@ -61,11 +61,11 @@ enum
 /* The statements of payments and refunds (plans.h; the rule of owner.c).  Each takes the tenant as $1. */
 typedef enum PaymentStatement
 {
-	ST_BY_KEY,
-	ST_INSERT,
-	ST_PAID,
-	ST_REFUNDED,
-	ST_LEFT,
+	ST_BY_KEY,					/* the payment of a key: replays */
+	ST_INSERT,					/* a payment or refund */
+	ST_PAID,					/* the invoice's amount paid and status follow */
+	ST_REFUNDED,				/* the payment a refund refunds */
+	ST_LEFT,					/* what is left of a payment after its refunds */
 	ST_COUNT
 } PaymentStatement;
 

@@ -57,6 +57,8 @@ EASEINV_HIDDEN_BEGIN
 extern char *easeinv_tenant_guc;		/* easeinv.tenant_id */
 extern char *easeinv_jwt_claim;			/* easeinv.jwt_claim */
 extern int	easeinv_partitions;			/* easeinv.partitions */
+extern bool easeinv_notify;				/* easeinv.notify */
+extern int	easeinv_outbox_retention;	/* easeinv.outbox_retention, minutes */
 
 #define EASEINV_SCHEMA			"easeinv"
 #define EASEINV_TENANT_GUC		"easeinv.tenant_id"

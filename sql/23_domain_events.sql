@@ -1,0 +1,76 @@
+-- Every domain write appends one event in its transaction, with what a consumer needs without a
+-- lookup; a replay appends nothing; a refused or rolled-back write appends nothing.
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS easeinv CASCADE;
+SET easeinv.partitions = 4;
+CREATE EXTENSION easeinv;
+RESET easeinv.partitions;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_web') THEN CREATE ROLE regress_web LOGIN; END IF;
+END $$;
+GRANT easeinv_app TO regress_web;
+SELECT id AS t FROM easeinv.create_tenant('events-co', 'Events Co', '27') \gset
+SET ROLE regress_web;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+INSERT INTO easeinv.locations (code, name, kind) VALUES ('WH', 'Warehouse', 'warehouse') RETURNING id AS wh \gset
+INSERT INTO easeinv.locations (code, name, kind) VALUES ('WH2', 'Second', 'warehouse') RETURNING id AS wh2 \gset
+INSERT INTO easeinv.locations (code, name, kind) VALUES ('CUST', 'Customers', 'customer') RETURNING id AS cust \gset
+INSERT INTO easeinv.locations (code, name, kind) VALUES ('SUP', 'Suppliers', 'supplier') RETURNING id AS sup \gset
+INSERT INTO easeinv.products (sku, name, hsn_code, gst_rate) VALUES ('W', 'Widget', '8471', 18) RETURNING id AS w \gset
+INSERT INTO easeinv.customers (name, state_code) VALUES ('Pune shop', '27') RETURNING id AS local \gset
+COMMIT;
+
+-- what the events show: their type, aggregate and payload, ids relative to the tenant's rows
+CREATE TEMP VIEW seen AS
+SELECT o.type, o.aggregate_type, o.aggregate_id,
+       o.payload - ARRAY['occurred_at', 'movement_id', 'reservation_id', 'reverses_id',
+                         'product_id', 'from_location_id', 'to_location_id', 'location_id',
+                         'invoice_id', 'original_invoice_id', 'customer_id', 'payment_id',
+                         'refunds_id', 'paid_at', 'levels'] AS payload
+  FROM easeinv.outbox o ORDER BY o.id;
+
+-- stock: a receipt, its replay (nothing), a transfer, a refused move (nothing), a reversal
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT (easeinv.move_stock('in-1', :w, :sup, :wh, 100, 'opening', 'po', 'PO-1', 12.5)).id AS m1 \gset
+SELECT (easeinv.move_stock('in-1', :w, :sup, :wh, 100, 'opening', 'po', 'PO-1', 12.5)).replayed;
+SELECT (easeinv.move_stock('mv-1', :w, :wh, :wh2, 10)).id AS m2 \gset
+SAVEPOINT s;
+SELECT easeinv.move_stock('too-much', :w, :wh2, :cust, 1000);
+ROLLBACK TO s;
+SELECT (easeinv.reverse_movement('rev-1', :m2)).replayed;
+SELECT count(*) AS events FROM easeinv.outbox;
+SELECT * FROM seen;
+-- the levels after each movement, and the ids
+SELECT o.payload -> 'levels' AS levels FROM easeinv.outbox o ORDER BY o.id;
+SELECT bool_and((o.payload ->> 'product_id')::bigint = :w) AS product_ids,
+       bool_and(o.aggregate_id = :w::text) AS aggregate_ids
+  FROM easeinv.outbox o;
+COMMIT;
+
+-- reservations: reserved, consumed (one event: the consumption's movement), released; replays append nothing
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT (easeinv.reserve_stock('r-1', :w, :wh, 5, 'order', 'SO-1')).id AS r1 \gset
+SELECT (easeinv.reserve_stock('r-1', :w, :wh, 5, 'order', 'SO-1')).replayed;
+SELECT (easeinv.consume_reservation('c-1', :r1, :cust, 2)).replayed;
+SELECT (easeinv.consume_reservation('c-1', :r1, :cust, 2)).replayed;
+SELECT (easeinv.release_reservation('rel-1', :r1)).status;
+SELECT (easeinv.release_reservation('rel-1', :r1)).replayed;
+SELECT * FROM seen OFFSET 3;
+SELECT (o.payload ->> 'reservation_id')::bigint = :r1 AS reservation FROM easeinv.outbox o ORDER BY o.id OFFSET 3;
+COMMIT;
+
+-- a rolled-back transaction appends nothing
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT (easeinv.move_stock('gone-1', :w, :sup, :wh, 1)).replayed;
+ROLLBACK;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT count(*) AS events, count(*) FILTER (WHERE payload ->> 'reason' = 'gone') AS rolled_back FROM easeinv.outbox;
+COMMIT;
+RESET ROLE;
+RESET client_min_messages;

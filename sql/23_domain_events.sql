@@ -63,6 +63,34 @@ SELECT * FROM seen OFFSET 3;
 SELECT (o.payload ->> 'reservation_id')::bigint = :r1 AS reservation FROM easeinv.outbox o ORDER BY o.id OFFSET 3;
 COMMIT;
 
+-- invoices: issued (with its stock.moved), a replayed issue appends nothing, payments and a
+-- refund, a credit note issued and cancelled, the invoice cancelled once paid back
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+INSERT INTO easeinv.invoices (customer_id, location_id, invoice_date) VALUES (:local, :wh, '2025-10-01') RETURNING id AS inv \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:inv, :w, 3, 199.99);
+INSERT INTO easeinv.invoice_lines (invoice_id, description, hsn_sac, qty, unit_price, gst_rate)
+    VALUES (:inv, 'Installation', '998719', 1, 500, 18);
+SELECT count(*) AS before_issue FROM easeinv.outbox \gset
+SELECT (easeinv.issue_invoice(:inv)).number;
+SELECT (easeinv.issue_invoice(:inv)).replayed;
+SELECT (easeinv.record_payment('pay-1', :inv, 300, 'upi', '2025-10-02 10:00+05:30', 'UTR-1')).id AS pay \gset
+SELECT (easeinv.record_payment('pay-1', :inv, 300, 'upi', '2025-10-02 10:00+05:30', 'UTR-1')).replayed;
+SELECT (easeinv.refund_payment('ref-1', :pay)).amount;
+INSERT INTO easeinv.invoices (kind, original_invoice_id, invoice_date) VALUES ('credit_note', :inv, '2025-10-03') RETURNING id AS cn \gset
+INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:cn, :w, 1, 199.99);
+SELECT (easeinv.issue_invoice(:cn)).number;
+SELECT (easeinv.cancel_invoice(:cn, 'issued by mistake')).status;
+SELECT (easeinv.cancel_invoice(:inv, 'customer returned everything')).status;
+SELECT (easeinv.cancel_invoice(:inv, 'customer returned everything')).replayed;
+SELECT * FROM seen OFFSET :before_issue;
+SELECT bool_and((o.payload ->> 'invoice_id')::bigint IN (:inv, :cn)) AS invoice_ids
+  FROM easeinv.outbox o WHERE o.aggregate_type = 'invoice';
+SELECT bool_and((o.payload ->> 'payment_id')::bigint >= :pay) AS payment_ids,
+       bool_and(o.aggregate_id = :inv::text) AS aggregate_is_the_invoice
+  FROM easeinv.outbox o WHERE o.type LIKE 'payment.%';
+COMMIT;
+
 -- a rolled-back transaction appends nothing
 BEGIN;
 SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;

@@ -153,6 +153,18 @@ event_time(EventPayload *p, const char *key, TimestampTz value)
 	appendStringInfoChar(&p->buf, '"');
 }
 
+/* event_date: ISO 8601, whatever DateStyle says */
+void
+event_date(EventPayload *p, const char *key, Datum value)
+{
+	char		buf[MAXDATELEN + 1];
+
+	member(p, key);
+	appendStringInfoChar(&p->buf, '"');
+	appendStringInfoString(&p->buf, JsonEncodeDateTime(buf, value, DATEOID, NULL));
+	appendStringInfoChar(&p->buf, '"');
+}
+
 void
 event_json(EventPayload *p, const char *key, const char *json)
 {

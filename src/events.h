@@ -22,6 +22,7 @@ extern void event_id(EventPayload *p, const char *key, int64 value);	/* 0 is nul
 extern void event_text(EventPayload *p, const char *key, const char *value);	/* NULL is null */
 extern void event_numeric(EventPayload *p, const char *key, Datum value, bool isnull);
 extern void event_time(EventPayload *p, const char *key, TimestampTz value);
+extern void event_date(EventPayload *p, const char *key, Datum value);
 extern void event_json(EventPayload *p, const char *key, const char *json);	/* a JSON value */
 extern void event_open(EventPayload *p, const char *key, bool array);	/* key NULL in an array */
 extern void event_close(EventPayload *p, bool array);

@@ -401,6 +401,7 @@ emit_movement(int64 tenant, MoveRequest *req, HeapTuple stored, TupleDesc desc, 
 	uint64		i;
 	int64		id = DatumGetInt64(heap_getattr(stored, M_ID, desc, &isnull));
 	char		product[32];
+	Datum		cost;
 
 	event_begin(&p);
 	event_int8(&p, "movement_id", id);
@@ -409,7 +410,8 @@ emit_movement(int64 tenant, MoveRequest *req, HeapTuple stored, TupleDesc desc, 
 	event_int8(&p, "from_location_id", req->from);
 	event_int8(&p, "to_location_id", req->to);
 	event_numeric(&p, "qty", heap_getattr(stored, M_QTY, desc, &isnull), false);
-	event_numeric(&p, "unit_cost", heap_getattr(stored, M_UNIT_COST, desc, &isnull), isnull);
+	cost = heap_getattr(stored, M_UNIT_COST, desc, &isnull);
+	event_numeric(&p, "unit_cost", cost, isnull);
 	event_text(&p, "reason", req->reason ? text_to_cstring(req->reason) : NULL);
 	event_text(&p, "reference_type", req->ref_type ? text_to_cstring(req->ref_type) : NULL);
 	event_text(&p, "reference_id", req->ref_id ? text_to_cstring(req->ref_id) : NULL);

@@ -53,7 +53,7 @@ PG_FUNCTION_INFO_V1(outbox_scope);
 PG_FUNCTION_INFO_V1(invalidate_cache);
 
 #define INVALIDATE_CHANNEL	"easeinv_invalidate"
-#define INVALIDATE_MAX		100		/* distinct rows of one statement; past it, resource:* */
+#define INVALIDATE_MAX		100		/* distinct ids of a tenant in one statement; past it, resource:* */
 #define EMIT_MAX_PAYLOAD	(1024 * 1024)
 
 typedef enum EventStatement
@@ -314,37 +314,64 @@ static void
 invalidate_rows(Tuplestorestate *rows, TupleDesc desc, int tenant_col, int id_col,
 				const char *resource, TupleTableSlot *slot)
 {
-	int64		tenant = 0;
-	int			n = 0;
-	bool		all = false;
+	typedef struct TenantKeys
+	{
+		int64		tenant;
+		int			n;			/* INVALIDATE_MAX + 1: too many, resource:* */
+		int64		ids[INVALIDATE_MAX];
+	} TenantKeys;
+	List	   *tenants = NIL;
+	ListCell   *lc;
+	TenantKeys *cur = NULL;
+	int			i;
 
+	/* first the keys of each tenant, so that one past the limit sends only resource:* */
 	tuplestore_rescan(rows);
 	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
 		bool		tnull;
 		bool		inull;
 		int64		t = DatumGetInt64(slot_getattr(slot, tenant_col, &tnull));
-		Datum		id = slot_getattr(slot, id_col, &inull);
+		int64		id = DatumGetInt64(slot_getattr(slot, id_col, &inull));
 
 		if (tnull || inull)
 			continue;
-		if (t != tenant)
+		if (cur == NULL || cur->tenant != t)
 		{
-			tenant = t;
-			n = 0;
-			all = false;
+			cur = NULL;
+			foreach(lc, tenants)
+				if (((TenantKeys *) lfirst(lc))->tenant == t)
+					cur = lfirst(lc);
+			if (cur == NULL)
+			{
+				cur = palloc0(sizeof(TenantKeys));
+				cur->tenant = t;
+				tenants = lappend(tenants, cur);
+			}
 		}
-		if (all)
+		if (cur->n > INVALIDATE_MAX)
 			continue;
-		if (++n > INVALIDATE_MAX)
-		{
-			events_invalidate_all(t, resource);
-			all = true;
-			continue;
-		}
-		events_invalidate(t, resource, DatumGetInt64(id));
+		for (i = 0; i < cur->n && cur->ids[i] != id; i++)
+			;
+		if (i < cur->n)
+			continue;			/* seen: one key per distinct id */
+		if (cur->n < INVALIDATE_MAX)
+			cur->ids[cur->n++] = id;
+		else
+			cur->n = INVALIDATE_MAX + 1;
 	}
+	foreach(lc, tenants)
+	{
+		cur = lfirst(lc);
+		if (cur->n > INVALIDATE_MAX)
+			events_invalidate_all(cur->tenant, resource);
+		else
+			for (i = 0; i < cur->n; i++)
+				events_invalidate(cur->tenant, resource, cur->ids[i]);
+	}
+	list_free_deep(tenants);
 }
+
 
 /* ---- the application's events ---- */
 

@@ -2,16 +2,11 @@
 -- with leases in order per aggregate, acks, the purge and its usage counts, rollbacks and replays
 -- that append nothing, and the app role's view of its tenant's events only.
 \set SHOW_CONTEXT never
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS easeinv CASCADE;
-SET easeinv.partitions = 4;
-CREATE EXTENSION easeinv;
-RESET easeinv.partitions;
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_web') THEN CREATE ROLE regress_web LOGIN; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_worker') THEN CREATE ROLE regress_worker LOGIN; END IF;
 END $$;
-GRANT easeinv_app TO regress_web;
 GRANT easeinv_consumer TO regress_worker;
 SELECT id AS t FROM easeinv.create_tenant('outbox-a', 'Outbox A', '27') \gset
 SELECT id AS t2 FROM easeinv.create_tenant('outbox-b', 'Outbox B', '29') \gset

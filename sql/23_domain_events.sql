@@ -1,15 +1,8 @@
 -- Every domain write appends one event in its transaction, with what a consumer needs without a
 -- lookup; a replay appends nothing; a refused or rolled-back write appends nothing.
 \set SHOW_CONTEXT never
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS easeinv CASCADE;
-SET easeinv.partitions = 4;
-CREATE EXTENSION easeinv;
-RESET easeinv.partitions;
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_web') THEN CREATE ROLE regress_web LOGIN; END IF;
-END $$;
-GRANT easeinv_app TO regress_web;
 SELECT id AS t FROM easeinv.create_tenant('events-co', 'Events Co', '27') \gset
 SET ROLE regress_web;
 BEGIN;
@@ -89,6 +82,22 @@ SELECT bool_and((o.payload ->> 'invoice_id')::bigint IN (:inv, :cn)) AS invoice_
 SELECT bool_and((o.payload ->> 'payment_id')::bigint >= :pay) AS payment_ids,
        bool_and(o.aggregate_id = :inv::text) AS aggregate_is_the_invoice
   FROM easeinv.outbox o WHERE o.type LIKE 'payment.%';
+COMMIT;
+
+-- an import: one import.applied event for the batch, none per row
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT count(*) AS before_import FROM easeinv.outbox \gset
+SELECT easeinv.begin_import('movements') IS NOT NULL AS opened;
+COPY import_movements FROM STDIN (FORMAT csv, HEADER);
+idempotency_key,sku,from_location,to_location,qty,unit_cost,reason,reference_type,reference_id,occurred_at
+imp-1,W,SUP,WH,10,5.5,,,,2025-10-01
+imp-2,W,SUP,WH,20,5.5,,,,2025-10-01
+imp-3,W,WH,WH2,5,,,,,2025-10-01
+\.
+SET LOCAL client_min_messages = warning;
+SELECT applied FROM easeinv.apply_import('movements');
+SELECT * FROM seen OFFSET :before_import;
 COMMIT;
 
 -- a rolled-back transaction appends nothing

@@ -7,6 +7,9 @@
 
 #include "postgres.h"
 #include "lib/stringinfo.h"
+#include "compat.h"
+
+EASEINV_HIDDEN_BEGIN
 
 /* An event's JSON payload, built field by field (keys are literals). */
 typedef struct EventPayload
@@ -33,5 +36,7 @@ extern int64 events_emit(int64 tenant, const char *type, const char *aggregate_t
 						 const char *payload);
 extern void events_invalidate(int64 tenant, const char *resource, int64 id);
 extern void events_invalidate_all(int64 tenant, const char *resource);
+
+EASEINV_HIDDEN_END
 
 #endif							/* EASEINV_EVENTS_H */

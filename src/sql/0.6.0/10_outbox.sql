@@ -33,29 +33,30 @@ $roles$;
 COMMENT ON ROLE easeinv_consumer IS
     'event consumers: claim and acknowledge every tenant''s outbox events, nothing else';
 
+-- No CHECK constraints: the extension's own writers are C, and emit() checks the application's
+-- type, aggregate and payload with a hint before anything is written; the regular expressions
+-- of CHECKs cost move_stock about 11 us a movement (bench/events).
 CREATE TABLE easeinv.outbox (
     tenant_id       bigint NOT NULL,
     id              bigint GENERATED ALWAYS AS IDENTITY,
-    type            text NOT NULL
-                    CONSTRAINT outbox_type_format CHECK (type ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'
-                                                         AND length(type) <= 64),
-    aggregate_type  text NOT NULL
-                    CONSTRAINT outbox_aggregate_type_format CHECK (aggregate_type ~ '^[a-z][a-z0-9_]{0,63}$'),
-    aggregate_id    text NOT NULL
-                    CONSTRAINT outbox_aggregate_id_length CHECK (length(aggregate_id) BETWEEN 1 AND 255),
-    payload         jsonb NOT NULL DEFAULT '{}'
-                    CONSTRAINT outbox_payload_object CHECK (jsonb_typeof(payload) = 'object'),
+    type            text NOT NULL,
+    aggregate_type  text NOT NULL,
+    aggregate_id    text NOT NULL,
+    payload         jsonb NOT NULL DEFAULT '{}',
     created_at      timestamptz NOT NULL DEFAULT now(),
-    txid            xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    txid            bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
     PRIMARY KEY (tenant_id, id)
 ) PARTITION BY HASH (tenant_id);
--- harvests read by transaction id; the purge by age (inserted in time order: BRIN is enough)
-CREATE INDEX outbox_txid ON easeinv.outbox (txid);
-CREATE INDEX outbox_created ON easeinv.outbox USING brin (created_at);
+-- Harvests read by transaction id, the purge by age.  Both grow with the insertion order, so
+-- BRIN indexes (a few bytes per 16 pages, nothing to do on most inserts) find the newest rows:
+-- a b-tree on txid cost move_stock about 7% of its throughput (bench/events).  txid is the
+-- 64-bit xid8 as a bigint (there is no BRIN operator class for xid8).
+CREATE INDEX outbox_txid ON easeinv.outbox USING brin (txid) WITH (pages_per_range = 16, autosummarize = on);
+CREATE INDEX outbox_created ON easeinv.outbox USING brin (created_at) WITH (autosummarize = on);
 COMMENT ON TABLE easeinv.outbox IS
     'domain events, appended in the transaction of the write (easeinv.emit for the application''s own); read with outbox_claim';
 COMMENT ON COLUMN easeinv.outbox.txid IS
-    'the transaction that appended the event: harvests collect it once it is visible (never by id order)';
+    'the transaction that appended the event (xid8 as bigint): harvests collect it once it is visible, never by id order';
 
 -- a named consumer, for every tenant (scope 0) or one tenant (scope = its id)
 CREATE TABLE easeinv.outbox_consumers (
@@ -160,8 +161,9 @@ BEGIN
     SELECT e.tenant_id, consumer, outbox_harvest.scope, e.id, e.aggregate_type, e.aggregate_id
       FROM easeinv.outbox e
      WHERE (outbox_harvest.scope = 0 OR e.tenant_id = outbox_harvest.scope)
-       AND pg_visible_in_snapshot(e.txid, snap)
-       AND (collect_all OR (e.txid >= pg_snapshot_xmin(c.cursor) AND NOT pg_visible_in_snapshot(e.txid, c.cursor)))
+       AND pg_visible_in_snapshot(e.txid::text::xid8, snap)
+       AND (collect_all OR (e.txid >= pg_snapshot_xmin(c.cursor)::text::bigint
+                            AND NOT pg_visible_in_snapshot(e.txid::text::xid8, c.cursor)))
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     UPDATE easeinv.outbox_consumers o SET cursor = snap, installation = token, harvested_at = now()

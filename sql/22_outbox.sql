@@ -86,12 +86,14 @@ RESET ROLE;
 
 -- a consumer of every tenant: a member of easeinv_consumer without a context
 SET ROLE regress_worker;
-SELECT tenant_id = :t AS first_tenant, aggregate_id, type FROM easeinv.outbox_claim('search', 100) ORDER BY id;
+SELECT tenant_id = :t AS first_tenant, aggregate_id, type FROM easeinv.outbox_claim('search', 100, '1 millisecond') ORDER BY id;
 -- reading the tables directly is not its to do
 SELECT count(*) FROM easeinv.outbox;
 \echo :LAST_ERROR_SQLSTATE
--- an expired lease hands the event over: claim SO-2 again after its lease ran out
-SELECT easeinv.outbox_ack('search', array_agg(id)) AS acked FROM easeinv.outbox_claim('search', 100) x;
+-- the leases ran out: the next claim gets them again (attempts 2), and acks them
+SELECT pg_sleep(0.02);
+SELECT easeinv.outbox_ack('search', array_agg(id)) AS acked, max(attempts) AS attempts
+  FROM easeinv.outbox_claim('search', 100) x;
 RESET ROLE;
 -- the app role cannot consume every tenant's events without a context
 SET ROLE regress_web;
@@ -110,7 +112,7 @@ SELECT * FROM easeinv.outbox_claim('Bad Name', 1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM easeinv.outbox_claim('audit', 0);
 \echo :LAST_ERROR_SQLSTATE
-SELECT * FROM easeinv.outbox_claim('audit', 1, '0 seconds');
+SELECT * FROM easeinv.outbox_claim('audit', 1, '0 seconds'::interval);
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 

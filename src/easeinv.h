@@ -37,6 +37,11 @@
  *	  reservations.c   reserve, release, consume
  *	  imports.c        bulk imports: staging, checks, one statement per kind
  *
+ *	Events (0.6.0)
+ *	  events.c/h       the outbox (payloads, emit), cache invalidation (NOTIFY),
+ *	                   the consumers' scope
+ *	  flags.c          feature flags: feature_enabled, feature_bucket
+ *
  *	Invoicing
  *	  gst.c/h          GST line arithmetic
  *	  invoice.c/h      invoice numbers, the invoice triggers and their caches

@@ -11,6 +11,7 @@
 #      one consumer, and after outbox_purge() and VACUUM.
 #   4. feature_enabled(): 1M calls in one statement against a constant expression.
 # Environment: DURATION [10] CLIENTS [8] TENANTS [20] PRODUCTS [1000] EVENTS [1000000]
+#              NAMED_EVENTS [250000: the events each of the 4 named consumers drains]
 #              SHARED_BUFFERS [1GB] BENCH_TMPDIR [/tmp]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,7 @@ CLIENTS=${CLIENTS:-8}
 TENANTS=${TENANTS:-20}
 PRODUCTS=${PRODUCTS:-1000}
 EVENTS=${EVENTS:-1000000}
+NAMED_EVENTS=${NAMED_EVENTS:-250000}
 SHARED_BUFFERS=${SHARED_BUFFERS:-1GB}
 L=bench/ledger
 E=bench/events
@@ -91,7 +93,7 @@ printf '  %-44s %9s tps  ratio %s\n' "0.6.0, outbox, notify on" "$n" "$(ratio "$
 echo "  events written: $moves in $(( 4 * DURATION ))s of 0.6.0 runs, one per movement (= its tps)"
 
 echo
-echo "2. claim + ack, $EVENTS events"
+echo "2, 3. claim + ack, $EVENTS events, and the tables' sizes"
 sql events -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_consumer') THEN CREATE ROLE bench_consumer LOGIN; END IF; END \$\$;
 GRANT easeinv_consumer TO bench_consumer;" >/dev/null
 fill() {
@@ -99,7 +101,12 @@ fill() {
     SET session_replication_role = replica; TRUNCATE easeinv.outbox;
     INSERT INTO easeinv.outbox (tenant_id, type, aggregate_type, aggregate_id, payload)
     SELECT 1 + g % $TENANTS, 'stock.moved', 'stock', (1 + g % $PRODUCTS)::text,
-           jsonb_build_object('movement_id', g, 'qty', 1, 'sku', 'SKU-' || g % $PRODUCTS)
+           jsonb_build_object('movement_id', g, 'product_id', 1 + g % $PRODUCTS, 'sku', 'SKU-' || (1 + g % $PRODUCTS),
+                              'from_location_id', 8, 'to_location_id', 1, 'qty', 5.0000, 'unit_cost', NULL,
+                              'reason', 'bench', 'reference_type', NULL, 'reference_id', NULL, 'reverses_id', NULL,
+                              'occurred_at', now(), 'levels', jsonb_build_array(
+                                  jsonb_build_object('location_id', 1, 'on_hand', 1000000000.0000, 'available', 1000000000.0000),
+                                  jsonb_build_object('location_id', 8, 'on_hand', -1000000000.0000, 'available', -1000000000.0000)))
       FROM generate_series(1, $EVENTS) g;" >/dev/null
   sql events -c "VACUUM ANALYZE easeinv.outbox" >/dev/null
 }
@@ -133,13 +140,13 @@ echo "  after claim and ack: outbox $(size outbox), deliveries $(size outbox_del
 purged=$(sql events -Atc "SELECT easeinv.outbox_purge('0 seconds', 50000)")
 sql events -c "VACUUM easeinv.outbox, easeinv.outbox_deliveries" >/dev/null
 echo "  outbox_purge: $purged deleted; after VACUUM: outbox $(size outbox), deliveries $(size outbox_deliveries)"
-fill
-w=$(drain "$dir/named.sql" 4 $(( 4 * EVENTS )))
+EVENTS=$NAMED_EVENTS fill
+w=$(drain "$dir/named.sql" 4 $(( 4 * NAMED_EVENTS )))
 acked=$(sql events -Atc "SELECT count(*) FROM easeinv.outbox_deliveries WHERE acked_at IS NOT NULL")
-printf '  4 named consumers, each all %s: %s events/s delivered in all (acked %s)\n' "$EVENTS" "$w" "$acked"
+printf '  4 named consumers, each all %s: %s events/s delivered in all (acked %s)\n' "$NAMED_EVENTS" "$w" "$acked"
 
 echo
-echo "3. feature_enabled(), 1M calls in one statement"
+echo "4. feature_enabled(), 1M calls in one statement"
 sql events -c "INSERT INTO easeinv.feature_flags (name, enabled, rollout_percent) VALUES ('bench', true, 50)" >/dev/null
 cat > "$dir/flags.sql" <<'EOF'
 BEGIN;

@@ -24,7 +24,8 @@ DROP EXTENSION easeinv;
 -- the rest of the suite runs with 4 partitions, which keeps plans short
 SET easeinv.partitions = 4;
 CREATE EXTENSION easeinv;
-SELECT easeinv.partition_count(), * FROM easeinv.config;
+SELECT easeinv.partition_count(), * FROM easeinv.config WHERE key = 'partitions';
+SELECT value ~ '^[0-9a-f-]{36}$' AS installation_token FROM easeinv.config WHERE key = 'installation';
 -- once the library is loaded the GUC itself refuses bad values
 SET easeinv.partitions = 0;
 \echo :LAST_ERROR_SQLSTATE

@@ -144,6 +144,13 @@ INSERT INTO easeinv.invoices (customer_id, location_id, invoice_date) VALUES (:l
 INSERT INTO easeinv.invoice_lines (invoice_id, product_id, qty, unit_price) VALUES (:inv3, :widget, 1, 10.33), (:inv3, :widget, 2, 10);
 DELETE FROM easeinv.invoice_lines WHERE invoice_id OPERATOR(pg_catalog.=) :inv3 AND line_no OPERATOR(pg_catalog.=) 2;
 SELECT (easeinv.move_stock('p-neg', :widget, :wh2, :cust, 1000)).qty AS negative_allowed;
+-- the outbox and the flags (0.6.0)
+SELECT easeinv.emit('app.planted', 'order', 'P-1', '{"a": 1}') IS NOT NULL AS emit;
+SELECT easeinv.feature_enabled('planted') AS feature_enabled, easeinv.feature_bucket('planted', 1) IS NOT NULL AS feature_bucket;
+COMMIT;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT count(*) AS claimed FROM easeinv.outbox_claim('planted', 1000);
 COMMIT;
 -- a movement and a reservation under REPEATABLE READ read their rules twice
 BEGIN ISOLATION LEVEL REPEATABLE READ;

@@ -77,6 +77,14 @@ arg_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen)
 	return t;
 }
 
+/* arg_cstring: a required text argument, as a C string. */
+char *
+arg_cstring(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	arg_required(fcinfo, argno, what);
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
 /* arg_quantity: a required positive quantity. */
 Datum
 arg_quantity(FunctionCallInfo fcinfo, int argno, const char *what)

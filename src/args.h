@@ -25,6 +25,7 @@ extern int64 arg_id(FunctionCallInfo fcinfo, int argno, const char *what);
 extern text *arg_text(FunctionCallInfo fcinfo, int argno, const char *what, int maxlen);
 
 /* a required quantity: arg_check_quantity(value, what, false) */
+extern char *arg_cstring(FunctionCallInfo fcinfo, int argno, const char *what);
 extern Datum arg_quantity(FunctionCallInfo fcinfo, int argno, const char *what);
 
 /* an optional finite time; *given says whether it was passed */

@@ -13,6 +13,8 @@ PG_MODULE_MAGIC;
 char	   *easeinv_tenant_guc = NULL;
 char	   *easeinv_jwt_claim = NULL;
 int			easeinv_partitions = 16;
+bool		easeinv_notify = true;
+int			easeinv_outbox_retention = 7 * 24 * 60;
 
 void		_PG_init(void);
 
@@ -55,6 +57,26 @@ _PG_init(void)
 							EASEINV_MAX_PARTITIONS,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("easeinv.notify",
+							 "Send NOTIFY easeinv_invalidate at commit for every changed resource.",
+							 "Off sends no cache invalidations (the outbox is written either way).",
+							 &easeinv_notify,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("easeinv.outbox_retention",
+							"How long acknowledged outbox events are kept before outbox_purge() deletes them.",
+							NULL,
+							&easeinv_outbox_retention,
+							7 * 24 * 60,
+							1,
+							10 * 366 * 24 * 60,
+							PGC_SUSET,
+							GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 
 	tenant_init();

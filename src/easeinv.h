@@ -37,6 +37,11 @@
  *	  reservations.c   reserve, release, consume
  *	  imports.c        bulk imports: staging, checks, one statement per kind
  *
+ *	Events (0.6.0)
+ *	  events.c/h       the outbox (payloads, emit), cache invalidation (NOTIFY),
+ *	                   the consumers' scope
+ *	  flags.c          feature flags: feature_enabled, feature_bucket
+ *
  *	Invoicing
  *	  gst.c/h          GST line arithmetic
  *	  invoice.c/h      invoice numbers, the invoice triggers and their caches
@@ -57,6 +62,8 @@ EASEINV_HIDDEN_BEGIN
 extern char *easeinv_tenant_guc;		/* easeinv.tenant_id */
 extern char *easeinv_jwt_claim;			/* easeinv.jwt_claim */
 extern int	easeinv_partitions;			/* easeinv.partitions */
+extern bool easeinv_notify;				/* easeinv.notify */
+extern int	easeinv_outbox_retention;	/* easeinv.outbox_retention, minutes */
 
 #define EASEINV_SCHEMA			"easeinv"
 #define EASEINV_TENANT_GUC		"easeinv.tenant_id"

@@ -58,6 +58,7 @@
  *-------------------------------------------------------------------------
  */
 #include "easeinv.h"
+#include "events.h"
 #include "ledger.h"
 #include "numbers.h"
 #include "owner.h"
@@ -1284,6 +1285,30 @@ summary_row(FunctionCallInfo fcinfo, ImportRun *run, double elapsed_ms, MemoryCo
 }
 
 /*
+ * emit_applied: one import.applied event per batch (never one per row), with
+ * its summary, aggregate import:<kind>; and a tenant-wide invalidation of what
+ * the batch may have changed (stock:*, or product:* for products), instead of
+ * one notification per row.
+ */
+static void
+emit_applied(ImportRun *run)
+{
+	EventPayload p;
+
+	event_begin(&p);
+	event_text(&p, "kind", run->kind->name);
+	event_int8(&p, "rows", run->rows);
+	event_int8(&p, "applied", run->applied);
+	event_int8(&p, "replayed", run->replayed);
+	event_int8(&p, "rejected", run->rejected);
+	event_int8(&p, "skipped", run->skipped);
+	event_int8(&p, "levels", run->levels);
+	(void) events_emit(run->tenant, "import.applied", "import", run->kind->name, event_end(&p));
+	if (run->applied > 0)
+		events_invalidate_all(run->tenant, run->kind->store->ledger ? "stock" : "product");
+}
+
+/*
  * apply_import(kind text, skip_bad boolean) returns easeinv.import_summary:
  * kind, rows, applied, replayed, rejected, skipped, levels, elapsed_ms.
  */
@@ -1317,6 +1342,7 @@ apply_import(PG_FUNCTION_ARGS)
 		check_negative(&run);
 	run.replayed = run.rows - run.applied - run.rejected - run.skipped;
 	run_shared(ST_DROP_ROWS, NULL, SPI_OK_UTILITY);
+	emit_applied(&run);
 	owner_end(&session);
 
 	INSTR_TIME_SET_CURRENT(elapsed);

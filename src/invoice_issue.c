@@ -34,6 +34,7 @@
 #include "plans.h"
 #include "result.h"
 #include "invoice.h"
+#include "events.h"
 #include "ledger.h"
 
 #include "access/htup_details.h"
@@ -52,7 +53,8 @@ PG_FUNCTION_INFO_V1(cancel_invoice);
 
 #define INVOICE_COLUMNS \
 	"i.id, i.kind, i.series, i.status, i.number, i.fiscal_year, i.invoice_date, i.location_id, " \
-	"i.customer_location_id, i.original_invoice_id, i.grand_total, i.balance_due, i.amount_paid, i.amount_credited"
+	"i.customer_location_id, i.original_invoice_id, i.grand_total, i.balance_due, i.amount_paid, i.amount_credited, " \
+	"i.customer_id, i.taxable_value, i.cgst, i.sgst, i.igst, i.cess, i.round_off"
 
 /* The statements of issue and cancel (plans.h; the rule of owner.c).  Each takes the tenant as $1. */
 typedef enum IssueStatement
@@ -618,10 +620,62 @@ issue_post_stock(Issue *is)
 	}
 }
 
+/*
+ * emit_invoice: the outbox event of an invoice or credit note that was issued
+ * or cancelled (inv its new row): <kind>.<what>, aggregate invoice:<id>, its
+ * number and totals; and the invalidation of the invoice (and of a credit
+ * note's invoice, whose credited amount changed).
+ */
+static void
+emit_invoice(int64 tenant, const InvoiceRow *inv, const char *what)
+{
+	static const struct
+	{
+		const char *key;
+		InvoiceColumn col;
+	}			amounts[] = {
+		{"taxable_value", INVOICE_COL_TAXABLE}, {"cgst", INVOICE_COL_CGST}, {"sgst", INVOICE_COL_SGST},
+		{"igst", INVOICE_COL_IGST}, {"cess", INVOICE_COL_CESS}, {"round_off", INVOICE_COL_ROUND_OFF},
+		{"grand_total", INVOICE_COL_GRAND_TOTAL}, {"amount_paid", INVOICE_COL_AMOUNT_PAID},
+		{"amount_credited", INVOICE_COL_AMOUNT_CREDITED}, {"balance_due", INVOICE_COL_BALANCE_DUE},
+	};
+	EventPayload p;
+	bool		isnull;
+	int64		id = DatumGetInt64(invoice_col(inv, INVOICE_COL_ID, &isnull));
+	char	   *kind = invoice_col_text(inv, INVOICE_COL_KIND);
+	Datum		d;
+	int			i;
+
+	event_begin(&p);
+	event_int8(&p, "invoice_id", id);
+	event_text(&p, "kind", kind);
+	event_text(&p, "number", invoice_col_text(inv, INVOICE_COL_NUMBER));
+	event_text(&p, "series", invoice_col_text(inv, INVOICE_COL_SERIES));
+	event_text(&p, "fiscal_year", invoice_col_text(inv, INVOICE_COL_FISCAL_YEAR));
+	event_date(&p, "invoice_date", invoice_col(inv, INVOICE_COL_DATE, &isnull));
+	event_text(&p, "status", invoice_col_text(inv, INVOICE_COL_STATUS));
+	d = invoice_col(inv, INVOICE_COL_CUSTOMER, &isnull);
+	event_id(&p, "customer_id", isnull ? 0 : DatumGetInt64(d));
+	d = invoice_col(inv, INVOICE_COL_ORIGINAL, &isnull);
+	event_id(&p, "original_invoice_id", isnull ? 0 : DatumGetInt64(d));
+	for (i = 0; i < (int) lengthof(amounts); i++)
+	{
+		d = invoice_col(inv, amounts[i].col, &isnull);
+		event_numeric(&p, amounts[i].key, d, isnull);
+	}
+	(void) events_emit(tenant, psprintf("%s.%s", kind, what), "invoice", psprintf(INT64_FORMAT, id), event_end(&p));
+	events_invalidate(tenant, "invoice", id);
+	d = invoice_col(inv, INVOICE_COL_ORIGINAL, &isnull);
+	if (!isnull)
+		events_invalidate(tenant, "invoice", DatumGetInt64(d));
+}
+
 /* issue_draft: steps 2 to 4 for a draft locked by step 1; returns the result. */
 static Datum
 issue_draft(FunctionCallInfo fcinfo, Issue *is)
 {
+	Datum		result;
+
 	issue_refresh(is);
 	/* 2 (and 4 for a credit note's invoice, as soon as the credit note passed its checks) */
 	issue_check_lines(is);
@@ -635,8 +689,10 @@ issue_draft(FunctionCallInfo fcinfo, Issue *is)
 	/* 3 */
 	issue_take_number(is);
 	issue_refuse_taken_number(is);
-	/* 4 */
-	return issue_write(fcinfo, is);
+	/* 4, and its event */
+	result = issue_write(fcinfo, is);
+	emit_invoice(is->tenant, &is->inv, "issued");
+	return result;
 }
 
 /*
@@ -822,6 +878,7 @@ cancel_issued(FunctionCallInfo fcinfo, Cancel *c, text *reason)
 	else
 		cancel_give_back_credit(c);
 	result = cancel_write(fcinfo, c, reason);
+	emit_invoice(c->tenant, &c->inv, "cancelled");
 	cancel_read_movements(c);
 	return result;
 }

@@ -32,6 +32,7 @@
  */
 #include "easeinv.h"
 #include "args.h"
+#include "events.h"
 #include "ledger.h"
 #include "numbers.h"
 #include "owner.h"
@@ -96,7 +97,7 @@ static const PlanStatement statements[ST_COUNT] = {
 	[ST_BY_ID] = PLAN_SELECT_BY_ID(MOVEMENT_COLUMNS, "easeinv.stock_movements", ""),
 	[ST_REVERSAL_OF] = {"SELECT " MOVEMENT_COLUMNS " FROM easeinv.stock_movements"
 		" WHERE tenant_id = $1 AND reverses_id = $2", 2, {INT8OID, INT8OID}},
-	[ST_PRODUCT] = {"SELECT p.track_stock, p.deleted_at IS NOT NULL FROM easeinv.products p"
+	[ST_PRODUCT] = {"SELECT p.track_stock, p.deleted_at IS NOT NULL, p.sku FROM easeinv.products p"
 		" WHERE p.tenant_id = $1 AND p.id = $2", 2, {INT8OID, INT8OID}},
 	[ST_LOCATION] = {"SELECT " INTERNAL_KIND("l") ", l.deleted_at IS NOT NULL FROM easeinv.locations l"
 		" WHERE l.tenant_id = $1 AND l.id = $2", 2, {INT8OID, INT8OID}},
@@ -115,12 +116,12 @@ static const PlanStatement statements[ST_COUNT] = {
 		" ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE"
 		" SET on_hand = easeinv.level_add(l.on_hand, excluded.on_hand, l.reserved, l.product_id, l.location_id),"
 		" updated_at = now()"
-		" RETURNING l.location_id, l.on_hand - l.reserved", 6,
+		" RETURNING l.location_id, l.on_hand - l.reserved, l.on_hand", 6,
 		{INT8OID, INT8OID, INT8OID, NUMERICOID, INT8OID, NUMERICOID}},
 	/* product and both locations in one statement; NULLs where a row is missing */
 	[ST_REFS] = {"SELECT p.track_stock, p.deleted_at IS NOT NULL,"
 		" " INTERNAL_KIND("f") ", f.deleted_at IS NOT NULL,"
-		" " INTERNAL_KIND("t") ", t.deleted_at IS NOT NULL"
+		" " INTERNAL_KIND("t") ", t.deleted_at IS NOT NULL, p.sku"
 		" FROM (VALUES (1)) AS one (x)"
 		" LEFT JOIN easeinv.products p ON p.tenant_id = $1 AND p.id = $2"
 		" LEFT JOIN easeinv.locations f ON f.tenant_id = $1 AND f.id = $3"
@@ -157,8 +158,10 @@ static void check_replay(HeapTuple stored, TupleDesc desc, MoveRequest *req);
 static HeapTuple insert_movement(int64 tenant, MoveRequest *req, const char *created_by, TupleDesc *desc);
 static HeapTuple replayed_movement(int64 tenant, MoveRequest *req, TupleDesc *desc);
 static void report_reversed(int64 tenant, int64 original);
-static void check_refs(int64 tenant, MoveRequest *req, bool *from_internal);
-static void apply_levels(int64 tenant, MoveRequest *req, bool from_internal);
+static char *check_refs(int64 tenant, MoveRequest *req, bool *from_internal);
+static SPITupleTable *apply_levels(int64 tenant, MoveRequest *req, bool from_internal);
+static void emit_movement(int64 tenant, MoveRequest *req, HeapTuple stored, TupleDesc desc, const char *sku,
+						  SPITupleTable *levels);
 static void read_refs(LedgerStatement which, Datum *values, const char *what);
 static bool equal_rows(HeapTuple a, HeapTuple b, TupleDesc desc);
 static void require_product(int64 product, bool missing, bool deleted, bool tracks);
@@ -351,6 +354,8 @@ ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	TupleDesc	desc;
 	bool		from_internal;
 	Datum		result;
+	char	   *sku;
+	SPITupleTable *levels;
 
 	refuse_same_locations(req->from, req->to);
 
@@ -370,14 +375,68 @@ ledger_post_movement(FunctionCallInfo fcinfo, MoveRequest *req)
 	result = result_replayed(fcinfo, stored, desc, M_NCOLS, false, cxt);
 
 	/* 3. what the movement refers to */
-	check_refs(tenant, req, &from_internal);
+	sku = check_refs(tenant, req, &from_internal);
 
 	/* 4. the projection */
-	apply_levels(tenant, req, from_internal);
+	levels = apply_levels(tenant, req, from_internal);
+
+	/* 5. the event and the cache invalidation (events.c) */
+	emit_movement(tenant, req, stored, desc, sku, levels);
 
 	owner_end(&session);
 	return result;
 }
+/*
+ * emit_movement: the outbox event of a posted movement (stock.moved, or
+ * stock.reversed, or the request's), aggregate stock:<product_id>, with the
+ * product's SKU and both locations' new levels; and the invalidation of
+ * stock:<product_id>.
+ */
+static void
+emit_movement(int64 tenant, MoveRequest *req, HeapTuple stored, TupleDesc desc, const char *sku,
+			  SPITupleTable *levels)
+{
+	EventPayload p;
+	bool		isnull;
+	uint64		i;
+	int64		id = DatumGetInt64(heap_getattr(stored, M_ID, desc, &isnull));
+	char		product[32];
+	Datum		cost;
+
+	event_begin(&p);
+	event_int8(&p, "movement_id", id);
+	event_int8(&p, "product_id", req->product);
+	event_text(&p, "sku", sku);
+	event_int8(&p, "from_location_id", req->from);
+	event_int8(&p, "to_location_id", req->to);
+	event_numeric(&p, "qty", heap_getattr(stored, M_QTY, desc, &isnull), false);
+	cost = heap_getattr(stored, M_UNIT_COST, desc, &isnull);
+	event_numeric(&p, "unit_cost", cost, isnull);
+	event_text(&p, "reason", req->reason ? text_to_cstring(req->reason) : NULL);
+	event_text(&p, "reference_type", req->ref_type ? text_to_cstring(req->ref_type) : NULL);
+	event_text(&p, "reference_id", req->ref_id ? text_to_cstring(req->ref_id) : NULL);
+	event_id(&p, "reverses_id", req->reverses);
+	if (req->reservation != 0)
+		event_int8(&p, "reservation_id", req->reservation);
+	event_time(&p, "occurred_at", req->occurred_at);
+	event_open(&p, "levels", true);
+	for (i = 0; i < levels->numvals; i++)
+	{
+		HeapTuple	row = levels->vals[i];
+
+		event_open(&p, NULL, false);
+		event_int8(&p, "location_id", DatumGetInt64(SPI_getbinval(row, levels->tupdesc, 1, &isnull)));
+		event_numeric(&p, "on_hand", SPI_getbinval(row, levels->tupdesc, 3, &isnull), false);
+		event_numeric(&p, "available", SPI_getbinval(row, levels->tupdesc, 2, &isnull), false);
+		event_close(&p, false);
+	}
+	event_close(&p, true);
+	snprintf(product, sizeof(product), INT64_FORMAT, req->product);
+	(void) events_emit(tenant, req->event ? req->event : req->reverses ? "stock.reversed" : "stock.moved",
+					   "stock", product, event_end(&p));
+	events_invalidate(tenant, "stock", req->product);
+}
+
 
 /*
  * insert_movement: insert the movement; NULL when the key (or the
@@ -604,7 +663,7 @@ bool_col(int col, bool *isnull)
 }
 
 /* ledger_check_product: the tenant's product exists, is not deleted and tracks stock. */
-void
+char *
 ledger_check_product(int64 tenant, int64 product)
 {
 	Datum		values[2] = {Int64GetDatum(tenant), Int64GetDatum(product)};
@@ -614,6 +673,7 @@ ledger_check_product(int64 tenant, int64 product)
 	read_refs(ST_PRODUCT, values, "the product");
 	missing = SPI_processed == 0;
 	require_product(product, missing, !missing && bool_col(2, &isnull), missing || bool_col(1, &isnull));
+	return TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 }
 
 /*
@@ -638,7 +698,7 @@ ledger_check_location(int64 tenant, int64 location, const char *role)
  * the tenant's, existing, not deleted, and the product tracks stock.  Sets
  * whether the from location is internal.
  */
-static void
+static char *
 check_refs(int64 tenant, MoveRequest *req, bool *from_internal)
 {
 	Datum		values[4] = {Int64GetDatum(tenant), Int64GetDatum(req->product),
@@ -656,6 +716,7 @@ check_refs(int64 tenant, MoveRequest *req, bool *from_internal)
 	require_product(req->product, missing[0], v[1], v[0]);
 	*from_internal = require_location(req->from, "from_location_id", missing[2], v[3], v[2]);
 	(void) require_location(req->to, "to_location_id", missing[4], v[5], false);
+	return TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &missing[0]));
 }
 
 
@@ -665,7 +726,7 @@ check_refs(int64 tenant, MoveRequest *req, bool *from_internal)
  * from location whose available stock goes below zero refuses the movement,
  * unless the tenant's settings allow negative stock.
  */
-static void
+static SPITupleTable *
 apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 {
 	Datum		out = num_neg(req->qty);
@@ -674,6 +735,7 @@ apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 	Datum		available = (Datum) 0;
 	bool		isnull;
 	uint64		i;
+	SPITupleTable *levels;
 	int			rc;
 
 	values[0] = Int64GetDatum(tenant);
@@ -685,15 +747,14 @@ apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 	rc = SPI_execute_plan(PLAN(ST_LEVELS), values, NULL, false, 2);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 2)
 		elog(ERROR, "updating stock_levels failed: %s", SPI_result_code_string(rc));
+	levels = SPI_tuptable;
 	if (!from_internal)
-		return;
+		return levels;
 	for (i = 0; i < SPI_processed; i++)
 		if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)) == req->from)
 			available = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
-	if (!num_lt(available, NUM_ZERO))
-		return;
-	if (ledger_allows_negative(tenant))
-		return;
+	if (!num_lt(available, NUM_ZERO) || ledger_allows_negative(tenant))
+		return levels;
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("insufficient stock of product %lld at location %lld",
@@ -702,6 +763,7 @@ apply_levels(int64 tenant, MoveRequest *req, bool from_internal)
 					   num_str(req->qty), num_str(available)),
 			 errhint("Receive stock first, move less, or allow negative stock in the tenant's settings "
 					 "(allow_negative_stock).")));
+	return levels;
 }
 
 /*

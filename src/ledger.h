@@ -32,6 +32,8 @@ typedef struct MoveRequest
 	int64		reverses;		/* 0 when not a reversal */
 	TimestampTz occurred_at;
 	bool		occurred_given;
+	const char *event;			/* the outbox event; NULL: stock.moved, or stock.reversed */
+	int64		reservation;	/* a consumption's reservation, 0 otherwise */
 } MoveRequest;
 
 /* post a checked movement (replay check, insert, levels); returns easeinv.movement */
@@ -53,7 +55,7 @@ extern Datum ledger_post_reversal(FunctionCallInfo fcinfo, text *key, int64 orig
 extern void ledger_gate(int64 tenant, bool exclusive);
 
 /* inside an owner scope: the tenant's product and location must be usable */
-extern void ledger_check_product(int64 tenant, int64 product);
+extern char *ledger_check_product(int64 tenant, int64 product);	/* returns its SKU */
 extern bool ledger_check_location(int64 tenant, int64 location, const char *role);
 
 /* inside an owner scope: the tenant's ledger has a movement with this key (and its quantity) */

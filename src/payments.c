@@ -30,6 +30,7 @@
 #include "result.h"
 #include "triggers.h"
 #include "gst.h"
+#include "events.h"
 #include "invoice.h"
 
 #include "access/htup_details.h"
@@ -80,7 +81,8 @@ static const PlanStatement statements[ST_COUNT] = {
 	/* the invoice's amount paid moves by $3 (negative for a refund), and its status follows */
 	[ST_PAID] = {"UPDATE easeinv.invoices i SET amount_paid = i.amount_paid + $3, "
 		"status = " INVOICE_STATUS_SQL("(i.amount_paid + $3)", "i.amount_credited", "i.grand_total") " "
-		"WHERE i.tenant_id = $1 AND i.id = $2", 3, {INT8OID, INT8OID, NUMERICOID}},
+		"WHERE i.tenant_id = $1 AND i.id = $2 "
+		"RETURNING i.number, i.amount_paid, i.balance_due, i.status", 3, {INT8OID, INT8OID, NUMERICOID}},
 	/* the payment a refund refunds: its invoice and method */
 	[ST_REFUNDED] = {"SELECT p.invoice_id, p.method, p.kind FROM easeinv.payments p "
 		"WHERE p.tenant_id = $1 AND p.id = $2", 2, {INT8OID, INT8OID}},
@@ -245,6 +247,37 @@ check_refund(int64 tenant, PaymentRequest *req)
 }
 
 /*
+ * emit_payment: payment.recorded or payment.refunded, aggregate the invoice
+ * (a payment changes its balance), with the invoice's number, amount paid,
+ * balance and status after it; and the invoice's invalidation.
+ */
+static void
+emit_payment(int64 tenant, PaymentRequest *req, HeapTuple payment, TupleDesc pdesc, HeapTuple invoice,
+			 TupleDesc idesc)
+{
+	EventPayload p;
+	bool		isnull;
+	char		buf[32];
+
+	event_begin(&p);
+	event_int8(&p, "payment_id", DatumGetInt64(heap_getattr(payment, P_ID, pdesc, &isnull)));
+	event_text(&p, "kind", req->refund ? "refund" : "payment");
+	event_int8(&p, "invoice_id", req->invoice);
+	event_text(&p, "invoice_number", TextDatumGetCString(SPI_getbinval(invoice, idesc, 1, &isnull)));
+	event_numeric(&p, "amount", heap_getattr(payment, P_AMOUNT, pdesc, &isnull), false);
+	event_text(&p, "method", req->method);
+	event_time(&p, "paid_at", req->paid_at);
+	event_text(&p, "reference", req->reference ? text_to_cstring(req->reference) : NULL);
+	event_id(&p, "refunds_id", req->refunds);
+	event_numeric(&p, "amount_paid", SPI_getbinval(invoice, idesc, 2, &isnull), false);
+	event_numeric(&p, "balance_due", SPI_getbinval(invoice, idesc, 3, &isnull), false);
+	event_text(&p, "status", TextDatumGetCString(SPI_getbinval(invoice, idesc, 4, &isnull)));
+	snprintf(buf, sizeof(buf), INT64_FORMAT, req->invoice);
+	(void) events_emit(tenant, req->refund ? "payment.refunded" : "payment.recorded", "invoice", buf, event_end(&p));
+	events_invalidate(tenant, "invoice", req->invoice);
+}
+
+/*
  * store_payment: insert the checked payment and move the invoice's amount
  * paid by delta (the amount, negative for a refund); a concurrent session
  * that stored the key first makes this a replay.  Returns the result.
@@ -257,6 +290,8 @@ store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memory
 	Datum		pv[3];
 	Datum		result;
 	int			rc;
+	HeapTuple	payment;
+	TupleDesc	pdesc;
 
 	memset(inulls, ' ', sizeof(inulls));
 	iv[0] = Int64GetDatum(tenant);
@@ -283,14 +318,17 @@ store_payment(FunctionCallInfo fcinfo, int64 tenant, PaymentRequest *req, Memory
 					 errhint("Retry the transaction; the retry returns the stored payment.")));
 		return result;
 	}
-	result = result_replayed(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, P_NCOLS, false, cxt);
+	payment = SPI_tuptable->vals[0];
+	pdesc = SPI_tuptable->tupdesc;
+	result = result_replayed(fcinfo, payment, pdesc, P_NCOLS, false, cxt);
 
 	pv[0] = Int64GetDatum(tenant);
 	pv[1] = Int64GetDatum(req->invoice);
 	pv[2] = req->refund ? num_neg(req->amount) : req->amount;
 	rc = invoice_internal_execute(PLAN(ST_PAID), pv, NULL);
-	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		elog(ERROR, "updating the invoice's payments failed");
+	emit_payment(tenant, req, payment, pdesc, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 	return result;
 }
 

@@ -25,6 +25,7 @@
 #include "plans.h"
 #include "replay.h"
 #include "result.h"
+#include "events.h"
 #include "ledger.h"
 
 #include "access/htup_details.h"
@@ -110,10 +111,12 @@ typedef struct ReserveRequest
 
 static HeapTuple find_reservation(ReservationStatement which, int64 tenant, Datum arg, TupleDesc *desc);
 static HeapTuple lock_reservation(int64 tenant, int64 id, TupleDesc *desc);
-static void add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool check);
+static Datum add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool check);
+static void emit_reservation(int64 tenant, const char *type, HeapTuple row, TupleDesc desc, const char *sku,
+							 Datum qty, Datum available);
 static Datum remaining_of(HeapTuple tup, TupleDesc desc);
 static int64 get_int8(HeapTuple tup, TupleDesc desc, int col);
-static HeapTuple insert_reservation(int64 tenant, ReserveRequest *req, TupleDesc *desc);
+static HeapTuple insert_reservation(int64 tenant, ReserveRequest *req, TupleDesc *desc, char **sku);
 static void check_reserve_replay(HeapTuple stored, TupleDesc desc, ReserveRequest *req);
 static void refuse_nothing_left(int64 id, Datum remaining, const char *what, HeapTuple tup, TupleDesc desc);
 static HeapTuple update_reservation(int64 tenant, int64 id, Datum consumed, Datum released, text *release_key);
@@ -171,7 +174,7 @@ remaining_of(HeapTuple tup, TupleDesc desc)
  * when check is set, refuse (23514) if available goes below zero, unless the
  * tenant allows negative stock.
  */
-static void
+static Datum
 add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool check)
 {
 	Datum		values[4] = {Int64GetDatum(tenant), Int64GetDatum(product), Int64GetDatum(location), delta};
@@ -183,17 +186,49 @@ add_reserved(int64 tenant, int64 product, int64 location, Datum delta, bool chec
 	if (rc != (increment ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE_RETURNING) || SPI_processed != 1)
 		elog(ERROR, "updating reserved stock failed: %s", SPI_result_code_string(rc));
 	available = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!check || !num_lt(available, NUM_ZERO))
-		return;
-	if (ledger_allows_negative(tenant))
-		return;
+	if (!check || !num_lt(available, NUM_ZERO) || ledger_allows_negative(tenant))
+		return available;
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("insufficient stock of product %lld at location %lld to reserve",
 					(long long) product, (long long) location),
 			 errdetail("Reserving %s would leave %s available.", num_str(delta), num_str(available)),
 			 errhint("Reserve less, or receive stock first.")));
+	return available;
 }
+/*
+ * emit_reservation: the outbox event of a reservation that changed (row is
+ * its new state; qty what was reserved or released now), aggregate
+ * stock:<product_id> like the movements, and the invalidation of the stock.
+ */
+static void
+emit_reservation(int64 tenant, const char *type, HeapTuple row, TupleDesc desc, const char *sku,
+				 Datum qty, Datum available)
+{
+	EventPayload p;
+	bool		isnull;
+	int64		product = get_int8(row, desc, R_PRODUCT);
+	char		buf[32];
+	Datum		d;
+
+	event_begin(&p);
+	event_int8(&p, "reservation_id", get_int8(row, desc, R_ID));
+	event_int8(&p, "product_id", product);
+	if (sku != NULL)
+		event_text(&p, "sku", sku);
+	event_int8(&p, "location_id", get_int8(row, desc, R_LOCATION));
+	event_numeric(&p, "qty", qty, false);
+	event_text(&p, "status", TextDatumGetCString(SPI_getbinval(row, desc, R_STATUS, &isnull)));
+	d = SPI_getbinval(row, desc, R_REFTYPE, &isnull);
+	event_text(&p, "reference_type", isnull ? NULL : TextDatumGetCString(d));
+	d = SPI_getbinval(row, desc, R_REFID, &isnull);
+	event_text(&p, "reference_id", isnull ? NULL : TextDatumGetCString(d));
+	event_numeric(&p, "available", available, false);
+	snprintf(buf, sizeof(buf), INT64_FORMAT, product);
+	(void) events_emit(tenant, type, "stock", buf, event_end(&p));
+	events_invalidate(tenant, "stock", product);
+}
+
 
 /*
  * update_reservation: add to a locked reservation's consumed and released
@@ -252,6 +287,7 @@ reserve_stock(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	bool		replayed;
 	Datum		result;
+	char	   *sku = NULL;
 
 	/* 1. the arguments */
 	req.key = arg_key(fcinfo, 0);
@@ -270,7 +306,7 @@ reserve_stock(PG_FUNCTION_ARGS)
 	tup = find_reservation(ST_BY_KEY, tenant, PointerGetDatum(req.key), &desc);
 	replayed = tup != NULL;
 	if (!replayed)
-		tup = insert_reservation(tenant, &req, &desc);
+		tup = insert_reservation(tenant, &req, &desc, &sku);
 	if (tup == NULL)
 	{
 		/* 3. a concurrent session with the same key committed first */
@@ -285,9 +321,10 @@ reserve_stock(PG_FUNCTION_ARGS)
 	if (replayed)
 		check_reserve_replay(tup, desc, &req);
 	result = result_replayed(fcinfo, tup, desc, R_NCOLS, replayed, cxt);
-	/* 4. a new reservation holds its stock */
+	/* 4. a new reservation holds its stock; its event */
 	if (!replayed)
-		add_reserved(tenant, req.product, req.location, req.qty, true);
+		emit_reservation(tenant, "stock.reserved", tup, desc, sku, req.qty,
+						 add_reserved(tenant, req.product, req.location, req.qty, true));
 	owner_end(&session);
 	return result;
 }
@@ -297,13 +334,13 @@ reserve_stock(PG_FUNCTION_ARGS)
  * reservation; NULL when a concurrent session took the key first.
  */
 static HeapTuple
-insert_reservation(int64 tenant, ReserveRequest *req, TupleDesc *desc)
+insert_reservation(int64 tenant, ReserveRequest *req, TupleDesc *desc, char **sku)
 {
 	Datum		values[7] = {Int64GetDatum(tenant), PointerGetDatum(req->key), Int64GetDatum(req->product),
 		Int64GetDatum(req->location), req->qty, PointerGetDatum(req->ref_type), PointerGetDatum(req->ref_id)};
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', req->ref_type ? ' ' : 'n', req->ref_id ? ' ' : 'n'};
 
-	ledger_check_product(tenant, req->product);
+	*sku = ledger_check_product(tenant, req->product);
 	if (!ledger_check_location(tenant, req->location, "location_id"))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -368,9 +405,13 @@ release_reservation(PG_FUNCTION_ARGS)
 		int64		product = get_int8(tup, desc, R_PRODUCT);
 		int64		location = get_int8(tup, desc, R_LOCATION);
 
+		TupleDesc	rdesc;
+
 		tup = update_reservation(tenant, id, NUM_ZERO, remaining, key);
-		result = result_replayed(fcinfo, tup, SPI_tuptable->tupdesc, R_NCOLS, false, cxt);
-		add_reserved(tenant, product, location, num_neg(remaining), false);
+		rdesc = SPI_tuptable->tupdesc;
+		result = result_replayed(fcinfo, tup, rdesc, R_NCOLS, false, cxt);
+		emit_reservation(tenant, "stock.released", tup, rdesc, NULL, remaining,
+						 add_reserved(tenant, product, location, num_neg(remaining), false));
 	}
 	owner_end(&session);
 	return result;
@@ -446,6 +487,8 @@ consume_reservation(PG_FUNCTION_ARGS)
 		snprintf(buf, sizeof(buf), INT64_FORMAT, id);
 		req.ref_id = cstring_to_text(buf);
 		req.ref_type = cstring_to_text("reservation");
+		req.event = "stock.consumed";
+		req.reservation = id;
 		MemoryContextSwitchTo(old);
 	}
 	req.unit_cost_null = true;

@@ -157,7 +157,7 @@ BEGIN
     -- ahead of this one: collect everything not collected yet
     collect_all := c.cursor IS NULL OR c.installation IS DISTINCT FROM token
             OR pg_snapshot_xmax(c.cursor) > pg_snapshot_xmax(snap);
-    -- four statements rather than one with ORs, so that each can use the txid index (BRIN) and a
+    -- three statements rather than one with ORs, so that each can use the txid index (BRIN) and a
     -- tenant's consumer reads its tenant's partition only
     IF collect_all AND scope = 0 THEN
         INSERT INTO easeinv.outbox_deliveries (tenant_id, consumer, scope, event_id, aggregate_type, aggregate_id)
@@ -169,23 +169,28 @@ BEGIN
         SELECT e.tenant_id, consumer, outbox_harvest.scope, e.id, e.aggregate_type, e.aggregate_id FROM easeinv.outbox e
          WHERE e.tenant_id = outbox_harvest.scope AND pg_visible_in_snapshot(e.txid::text::xid8, snap)
         ON CONFLICT DO NOTHING;
-    ELSIF scope = 0 THEN
-        INSERT INTO easeinv.outbox_deliveries (tenant_id, consumer, scope, event_id, aggregate_type, aggregate_id)
-        SELECT e.tenant_id, consumer, 0, e.id, e.aggregate_type, e.aggregate_id FROM easeinv.outbox e
-         WHERE e.txid >= pg_snapshot_xmin(c.cursor)::text::bigint
-           AND NOT pg_visible_in_snapshot(e.txid::text::xid8, c.cursor)
-           AND pg_visible_in_snapshot(e.txid::text::xid8, snap)
-        ON CONFLICT DO NOTHING;
     ELSE
-        INSERT INTO easeinv.outbox_deliveries (tenant_id, consumer, scope, event_id, aggregate_type, aggregate_id)
-        SELECT e.tenant_id, consumer, outbox_harvest.scope, e.id, e.aggregate_type, e.aggregate_id FROM easeinv.outbox e
-         WHERE e.tenant_id = outbox_harvest.scope
-           AND e.txid >= pg_snapshot_xmin(c.cursor)::text::bigint
-           AND NOT pg_visible_in_snapshot(e.txid::text::xid8, c.cursor)
-           AND pg_visible_in_snapshot(e.txid::text::xid8, snap)
-        ON CONFLICT DO NOTHING;
+        -- what became visible since the cursor: the lower bound is written into the statement,
+        -- so that it is planned with it (a generic plan would not know the BRIN index on txid
+        -- narrows it to the newest pages, and read the whole outbox)
+        EXECUTE format(
+            'INSERT INTO easeinv.outbox_deliveries (tenant_id, consumer, scope, event_id, aggregate_type, aggregate_id)'
+            ' SELECT e.tenant_id, $1, $2, e.id, e.aggregate_type, e.aggregate_id FROM easeinv.outbox e'
+            ' WHERE e.txid >= %s %s'
+            '   AND NOT pg_visible_in_snapshot(e.txid::text::xid8, $3)'
+            '   AND pg_visible_in_snapshot(e.txid::text::xid8, $4)'
+            ' ON CONFLICT DO NOTHING',
+            pg_snapshot_xmin(c.cursor)::text::bigint,
+            CASE WHEN scope = 0 THEN '' ELSE format('AND e.tenant_id = %s', scope) END)
+        USING consumer, scope, c.cursor, snap;
     END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- a large harvest (a first one, a backlog) changes the deliveries more than the statistics
+    -- know; the claims that follow would be planned for an empty table (seconds each, until
+    -- autovacuum analyzes it)
+    IF n >= 10000 THEN
+        ANALYZE easeinv.outbox_deliveries;
+    END IF;
     UPDATE easeinv.outbox_consumers o SET cursor = snap, installation = token, harvested_at = now()
      WHERE o.name = consumer AND o.scope = outbox_harvest.scope;
     RETURN n;

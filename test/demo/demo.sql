@@ -197,3 +197,15 @@ SELECT location_id, on_hand FROM easeinv.stock_levels WHERE product_id = 1 ORDER
 SELECT count(*) AS drift FROM easeinv.verify_stock();
 COMMIT;
 RESET ROLE;
+
+\echo '== 0.6.0: what left the database: tenant 1''s outbox by type; a consumer claims 5 and acks them'
+SET ROLE web;
+BEGIN;
+SELECT easeinv.set_tenant(1);
+SELECT type, count(*) AS events FROM easeinv.outbox GROUP BY type ORDER BY type;
+SELECT easeinv.outbox_ack('demo-cache', array_agg(id)) AS acked,
+       string_agg(type || ' ' || aggregate_type || ':' || aggregate_id, ', ' ORDER BY id) AS claimed
+  FROM easeinv.outbox_claim('demo-cache', 5);
+SELECT day, movements, reservations, invoices, payments, imports, import_rows, events FROM easeinv.tenant_usage;
+COMMIT;
+RESET ROLE;

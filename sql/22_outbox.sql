@@ -86,33 +86,56 @@ RESET ROLE;
 
 -- a consumer of every tenant: a member of easeinv_consumer without a context
 SET ROLE regress_worker;
-SELECT tenant_id = :t AS first_tenant, aggregate_id, type FROM easeinv.outbox_claim('search', 100, '1 millisecond') ORDER BY id;
+SELECT tenant_id = :t AS first_tenant, aggregate_id, type FROM easeinv.outbox_claim_all('search', 100, '1 millisecond') ORDER BY id;
 -- reading the tables directly is not its to do
 SELECT count(*) FROM easeinv.outbox;
 \echo :LAST_ERROR_SQLSTATE
 -- the leases ran out: the next claim gets them again (attempts 2), and acks them
 SELECT pg_sleep(0.02);
-SELECT easeinv.outbox_ack('search', array_agg(id)) AS acked, max(attempts) AS attempts
-  FROM easeinv.outbox_claim('search', 100) x;
+SELECT easeinv.outbox_ack_all('search', array_agg(id)) AS acked, max(attempts) AS attempts
+  FROM easeinv.outbox_claim_all('search', 100) x;
 RESET ROLE;
--- the app role cannot consume every tenant's events without a context
+-- the app role cannot consume every tenant's events: not without a context, not through the
+-- functions of every tenant (EXECUTE is easeinv_consumer's and easeinv_admin's), not even from
+-- code a consumer's session runs (a SECURITY DEFINER function of the app's calls them as the app)
 SET ROLE regress_web;
 SELECT * FROM easeinv.outbox_claim('search', 10);
 \echo :LAST_ERROR_SQLSTATE
+SELECT * FROM easeinv.outbox_claim_all('search', 10);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+CREATE SCHEMA regress_app AUTHORIZATION regress_web;
+SET ROLE regress_web;
+CREATE FUNCTION regress_app.steal() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT count(*) FROM easeinv.outbox_claim_all('evil', 10000) $$;
+GRANT USAGE ON SCHEMA regress_app TO PUBLIC;
+RESET ROLE;
+SET ROLE regress_worker;
+SELECT regress_app.steal();
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP SCHEMA regress_app CASCADE;
+-- a consumer of every tenant does not write events, nor does a role without grants
+SET ROLE regress_worker;
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SELECT easeinv.emit('app.forged', 'order', 'Z');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 RESET ROLE;
 
 -- leases: a claim with a short lease, expired, is claimed again (attempts 2)
 SET ROLE regress_worker;
-SELECT easeinv.outbox_register('audit');
-SELECT count(*) AS leased FROM easeinv.outbox_claim('audit', 1, '10 milliseconds');
+SELECT easeinv.outbox_register_all('audit');
+SELECT count(*) AS leased FROM easeinv.outbox_claim_all('audit', 1, '10 milliseconds');
 SELECT pg_sleep(0.05);
-SELECT aggregate_id, attempts FROM easeinv.outbox_claim('audit', 1);
+SELECT aggregate_id, attempts FROM easeinv.outbox_claim_all('audit', 1);
 -- bad arguments
-SELECT * FROM easeinv.outbox_claim('Bad Name', 1);
+SELECT * FROM easeinv.outbox_claim_all('Bad Name', 1);
 \echo :LAST_ERROR_SQLSTATE
-SELECT * FROM easeinv.outbox_claim('audit', 0);
+SELECT * FROM easeinv.outbox_claim_all('audit', 0);
 \echo :LAST_ERROR_SQLSTATE
-SELECT * FROM easeinv.outbox_claim('audit', 1, '0 seconds'::interval);
+SELECT * FROM easeinv.outbox_claim_all('audit', 1, '0 seconds'::interval);
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
@@ -120,7 +143,7 @@ RESET ROLE;
 -- covers tenant t only), and counts what it deletes into usage
 SELECT easeinv.outbox_purge('0 seconds') AS purged_while_audit_lags;
 SET ROLE regress_worker;
-SELECT easeinv.outbox_unregister('audit');
+SELECT easeinv.outbox_unregister_all('audit');
 RESET ROLE;
 SELECT easeinv.outbox_purge('0 seconds') AS purged;
 SELECT tenant_id = :t AS tenant_a, aggregate_id FROM easeinv.outbox ORDER BY id;

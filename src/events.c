@@ -19,8 +19,7 @@
  *	  directly (products, customers, invoices and their lines), with the
  *	  tenant-wide key resource:* past INVALIDATE_MAX rows in one statement.
  *	  easeinv.notify = off (superuser, e.g. per database) sends none.
- * 3. outbox_scope() is the tenant the caller consumes, or 0 for all (SQL's
- *	  outbox_claim and outbox_ack; 0.6.0's 10_outbox.sql explains the cursor).
+ * 3. The consumers (claims, acks, cursors) are SQL: 0.6.0's 10_outbox.sql.
  *
  * Version skew: until ALTER EXTENSION easeinv UPDATE to 0.6.0 there is no
  * outbox; events_emit() then appends nothing (events_installed()).
@@ -49,7 +48,6 @@
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(emit);
-PG_FUNCTION_INFO_V1(outbox_scope);
 PG_FUNCTION_INFO_V1(invalidate_cache);
 
 #define INVALIDATE_CHANNEL	"easeinv_invalidate"
@@ -473,32 +471,4 @@ emit(PG_FUNCTION_ARGS)
 					 DatumGetCString(DirectFunctionCall1(jsonb_out, JsonbPGetDatum(payload))));
 	owner_end(&scope);
 	PG_RETURN_INT64(id);
-}
-
-/* ---- 3. consumers ---- */
-
-/*
- * outbox_scope() returns bigint: the current tenant, or 0 (every tenant) for
- * a caller without a context that is a member of easeinv_consumer or bypasses
- * row level security; 42501 for anyone else.  The role asked about is the
- * one outside SECURITY DEFINER functions (the SET ROLE role).  STABLE.
- */
-Datum
-outbox_scope(PG_FUNCTION_ARGS)
-{
-	int64		tenant = tenant_resolve(TENANT_OPTIONAL);
-	Oid			role = GetOuterUserId();
-	Oid			consumer = get_role_oid("easeinv_consumer", true);
-
-	if (tenant != 0)
-		PG_RETURN_INT64(tenant);
-	if (superuser_arg(role) || has_bypassrls_privilege(role) ||
-		(OidIsValid(consumer) && is_member_of_role(role, consumer)))
-		PG_RETURN_INT64(0);
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("no tenant context for the outbox"),
-			 errdetail("Without a tenant context only members of easeinv_consumer, and roles that bypass row level security, consume every tenant's events."),
-			 errhint("Set a tenant context with easeinv.set_tenant() to consume that tenant's events, or GRANT easeinv_consumer to the consumer's login.")));
-	PG_RETURN_INT64(0);
 }

@@ -118,10 +118,10 @@ size() { sql events -Atc "SELECT pg_size_pretty(sum(pg_total_relation_size(relid
 fill
 echo "  after $EVENTS events: outbox $(size outbox), deliveries $(size outbox_deliveries)"
 cat > "$dir/workers.sql" <<'EOF'
-SELECT easeinv.outbox_ack('bench', coalesce(array_agg(id), '{}')) FROM easeinv.outbox_claim('bench', 100);
+SELECT easeinv.outbox_ack_all('bench', coalesce(array_agg(id), '{}')) FROM easeinv.outbox_claim_all('bench', 100);
 EOF
 cat > "$dir/named.sql" <<'EOF'
-SELECT easeinv.outbox_ack('bench-' || :client_id, coalesce(array_agg(id), '{}')) FROM easeinv.outbox_claim('bench-' || :client_id, 100);
+SELECT easeinv.outbox_ack_all('bench-' || :client_id, coalesce(array_agg(id), '{}')) FROM easeinv.outbox_claim_all('bench-' || :client_id, 100);
 EOF
 chmod 644 "$dir"/*.sql
 # consume SCRIPT CLIENTS: claim+ack (100 a time) for DRAIN_SECONDS; events acknowledged per second
@@ -139,11 +139,11 @@ consume() {
 finish() {
   local n=1
   while [ "$n" != 0 ]; do
-    n=$(sql events -Atc "SELECT easeinv.outbox_ack('$1', coalesce(array_agg(id), '{}')) FROM easeinv.outbox_claim('$1', 5000)")
+    n=$(sql events -Atc "SELECT easeinv.outbox_ack_all('$1', coalesce(array_agg(id), '{}')) FROM easeinv.outbox_claim_all('$1', 5000)")
   done
 }
 # the first harvest (every event into the consumer's deliveries) before the timed claims
-sql events -Atc "SELECT count(*) FROM easeinv.outbox_claim('bench', 1, '1 millisecond')" >/dev/null
+sql events -Atc "SELECT count(*) FROM easeinv.outbox_claim_all('bench', 1, '1 millisecond')" >/dev/null
 w=$(consume "$dir/workers.sql" 4)
 finish bench
 left=$(sql events -Atc "SELECT count(*) FROM easeinv.outbox_deliveries WHERE acked_at IS NULL")
@@ -154,7 +154,7 @@ purged=$(sql events -Atc "SELECT easeinv.outbox_purge('0 seconds', 50000)")
 sql events -c "VACUUM easeinv.outbox, easeinv.outbox_deliveries" >/dev/null
 echo "  outbox_purge: $purged deleted; after VACUUM: outbox $(size outbox), deliveries $(size outbox_deliveries)"
 EVENTS=$NAMED_EVENTS fill
-for c in 0 1 2 3; do sql events -Atc "SELECT count(*) FROM easeinv.outbox_claim('bench-$c', 1, '1 millisecond')" >/dev/null; done
+for c in 0 1 2 3; do sql events -Atc "SELECT count(*) FROM easeinv.outbox_claim_all('bench-$c', 1, '1 millisecond')" >/dev/null; done
 w=$(consume "$dir/named.sql" 4)
 acked=$(sql events -Atc "SELECT count(*) FROM easeinv.outbox_deliveries WHERE acked_at IS NOT NULL")
 printf '  4 named consumers, each sees all %s: %s events/s delivered in all over %ss\n' "$NAMED_EVENTS" "$w" "$DRAIN_SECONDS"

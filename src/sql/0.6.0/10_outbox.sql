@@ -111,16 +111,6 @@ RETURNS bigint
 COMMENT ON FUNCTION easeinv.emit(text, text, text, jsonb) IS
     'appends an event of the application''s to the current tenant''s outbox, in the caller''s transaction; returns its id';
 
--- outbox_scope: whose events the caller consumes.  With a tenant context, that tenant's; without
--- one, every tenant's (0), for members of easeinv_consumer and roles that bypass row level
--- security; anyone else is refused (42501, as everywhere without a context).  In C: inside the
--- SECURITY DEFINER functions below it asks about the role that called them (GetOuterUserId).
-CREATE FUNCTION easeinv.outbox_scope() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'outbox_scope'
-    LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION easeinv.outbox_scope() IS
-    'the tenant whose events the caller consumes, or 0 for every tenant (easeinv_consumer, maintenance roles)';
-
 -- outbox_check_consumer: the name format, refused with a hint (22023) rather than a CHECK violation
 CREATE FUNCTION easeinv.outbox_check_consumer(consumer text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -197,17 +187,14 @@ BEGIN
 END
 $fn$;
 
--- SECURITY DEFINER: members of easeinv_consumer read every tenant's events and write delivery
--- state, and have no privilege on any table; every statement names the scope explicitly.
-CREATE FUNCTION easeinv.outbox_claim(consumer text, batch_size integer DEFAULT 100,
-                                     lease interval DEFAULT '30 seconds')
+-- The consumer functions, for a scope s: a tenant, or 0 for every tenant.  Internal: called by
+-- the SECURITY DEFINER wrappers below, which decide the scope (never from who the session is).
+CREATE FUNCTION easeinv.outbox_claim_in(s bigint, consumer text, batch_size integer, lease interval)
 RETURNS TABLE (id bigint, tenant_id bigint, type text, aggregate_type text, aggregate_id text,
                payload jsonb, created_at timestamptz, attempts integer)
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-    s bigint := easeinv.outbox_scope();
 BEGIN
     PERFORM easeinv.outbox_check_consumer(consumer);
     IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 10000 THEN
@@ -238,7 +225,7 @@ BEGIN
                                   ORDER BY w.event_id) AS nth
           FROM (SELECT d.tenant_id, d.event_id, d.aggregate_type, d.aggregate_id, d.leased_until
                   FROM easeinv.outbox_deliveries d
-                 WHERE d.consumer = outbox_claim.consumer AND d.scope = s AND d.acked_at IS NULL
+                 WHERE d.consumer = outbox_claim_in.consumer AND d.scope = s AND d.acked_at IS NULL
                  ORDER BY d.event_id
                  LIMIT least(batch_size * 20, 100000)) w),
     candidates AS (
@@ -250,14 +237,14 @@ BEGIN
         SELECT d.tenant_id, d.event_id
           FROM easeinv.outbox_deliveries d JOIN candidates c
             ON d.tenant_id = c.tenant_id AND d.event_id = c.event_id
-         WHERE d.consumer = outbox_claim.consumer AND d.scope = s
+         WHERE d.consumer = outbox_claim_in.consumer AND d.scope = s
            FOR UPDATE OF d SKIP LOCKED),
     leased AS (
         -- the lease is decided again on the row as it is now (another claim may have leased it)
         UPDATE easeinv.outbox_deliveries d
            SET leased_until = clock_timestamp() + lease, attempts = d.attempts + 1
           FROM picked
-         WHERE d.tenant_id = picked.tenant_id AND d.consumer = outbox_claim.consumer AND d.scope = s
+         WHERE d.tenant_id = picked.tenant_id AND d.consumer = outbox_claim_in.consumer AND d.scope = s
            AND d.event_id = picked.event_id AND d.acked_at IS NULL
            AND (d.leased_until IS NULL OR d.leased_until <= clock_timestamp())
         RETURNING d.tenant_id, d.event_id, d.attempts)
@@ -267,16 +254,13 @@ BEGIN
      ORDER BY e.id;
 END
 $fn$;
-COMMENT ON FUNCTION easeinv.outbox_claim(text, integer, interval) IS
-    'leases up to batch_size events the consumer has not acknowledged, in id order, one at a time per aggregate; at least once';
 
--- SECURITY DEFINER: as outbox_claim.
-CREATE FUNCTION easeinv.outbox_ack(consumer text, ids bigint[]) RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+
+CREATE FUNCTION easeinv.outbox_ack_in(s bigint, consumer text, ids bigint[]) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    s bigint := easeinv.outbox_scope();
     n bigint;
 BEGIN
     PERFORM easeinv.outbox_check_consumer(consumer);
@@ -284,22 +268,20 @@ BEGIN
         RAISE EXCEPTION 'ids must not be null' USING ERRCODE = '22004';
     END IF;
     UPDATE easeinv.outbox_deliveries d SET acked_at = clock_timestamp(), leased_until = NULL
-     WHERE d.consumer = outbox_ack.consumer AND d.scope = s AND d.event_id = ANY (ids)
+     WHERE d.consumer = outbox_ack_in.consumer AND d.scope = s AND d.event_id = ANY (ids)
        AND d.acked_at IS NULL AND (s = 0 OR d.tenant_id = s);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $fn$;
-COMMENT ON FUNCTION easeinv.outbox_ack(text, bigint[]) IS
-    'acknowledges claimed events (ids the consumer has no lease on, or acknowledged before, are not counted); returns how many';
 
--- SECURITY DEFINER: as outbox_claim.  Registering before events flow makes the purge keep them.
-CREATE FUNCTION easeinv.outbox_register(consumer text) RETURNS boolean
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+
+-- Registering before events flow makes the purge keep them.
+CREATE FUNCTION easeinv.outbox_register_in(s bigint, consumer text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    s bigint := easeinv.outbox_scope();
     n bigint;
 BEGIN
     PERFORM easeinv.outbox_check_consumer(consumer);
@@ -308,33 +290,95 @@ BEGIN
     RETURN n = 1;
 END
 $fn$;
-COMMENT ON FUNCTION easeinv.outbox_register(text) IS
-    'registers a consumer (every tenant without a context, else the tenant): from now on the purge keeps what it has not acknowledged';
 
--- SECURITY DEFINER: as outbox_claim.  A consumer that is gone must not hold back the purge.
-CREATE FUNCTION easeinv.outbox_unregister(consumer text) RETURNS boolean
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+
+-- A consumer that is gone must not hold back the purge.
+CREATE FUNCTION easeinv.outbox_unregister_in(s bigint, consumer text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    s bigint := easeinv.outbox_scope();
     n bigint;
 BEGIN
     PERFORM easeinv.outbox_check_consumer(consumer);
-    DELETE FROM easeinv.outbox_deliveries d WHERE d.consumer = outbox_unregister.consumer AND d.scope = s;
+    DELETE FROM easeinv.outbox_deliveries d WHERE d.consumer = outbox_unregister_in.consumer AND d.scope = s;
     DELETE FROM easeinv.outbox_consumers o WHERE o.name = consumer AND o.scope = s;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n = 1;
 END
 $fn$;
+
+
+-- The wrappers.  SECURITY DEFINER: they run the internal functions, which read every tenant's
+-- events and write delivery state, as the owner; every statement names the scope.  The scope is
+-- decided by which wrapper is called, checked by EXECUTE privilege (the role calling it, even
+-- from inside another SECURITY DEFINER function), never by who the session is:
+--   outbox_claim, outbox_ack, outbox_register, outbox_unregister: the current tenant's events
+--     (42501 without a tenant context); easeinv_app and easeinv_admin;
+--   outbox_claim_all, outbox_ack_all, outbox_register_all, outbox_unregister_all: every
+--     tenant's; easeinv_consumer and easeinv_admin only.
+CREATE FUNCTION easeinv.outbox_claim(consumer text, batch_size integer DEFAULT 100,
+                                     lease interval DEFAULT '30 seconds')
+RETURNS TABLE (id bigint, tenant_id bigint, type text, aggregate_type text, aggregate_id text,
+               payload jsonb, created_at timestamptz, attempts integer)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT * FROM easeinv.outbox_claim_in(easeinv.current_tenant(), consumer, batch_size, lease) $fn$;
+CREATE FUNCTION easeinv.outbox_claim_all(consumer text, batch_size integer DEFAULT 100,
+                                         lease interval DEFAULT '30 seconds')
+RETURNS TABLE (id bigint, tenant_id bigint, type text, aggregate_type text, aggregate_id text,
+               payload jsonb, created_at timestamptz, attempts integer)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT * FROM easeinv.outbox_claim_in(0, consumer, batch_size, lease) $fn$;
+CREATE FUNCTION easeinv.outbox_ack(consumer text, ids bigint[]) RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT easeinv.outbox_ack_in(easeinv.current_tenant(), consumer, ids) $fn$;
+CREATE FUNCTION easeinv.outbox_ack_all(consumer text, ids bigint[]) RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT easeinv.outbox_ack_in(0, consumer, ids) $fn$;
+CREATE FUNCTION easeinv.outbox_register(consumer text) RETURNS boolean
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT easeinv.outbox_register_in(easeinv.current_tenant(), consumer) $fn$;
+CREATE FUNCTION easeinv.outbox_register_all(consumer text) RETURNS boolean
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT easeinv.outbox_register_in(0, consumer) $fn$;
+CREATE FUNCTION easeinv.outbox_unregister(consumer text) RETURNS boolean
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT easeinv.outbox_unregister_in(easeinv.current_tenant(), consumer) $fn$;
+CREATE FUNCTION easeinv.outbox_unregister_all(consumer text) RETURNS boolean
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT easeinv.outbox_unregister_in(0, consumer) $fn$;
+COMMENT ON FUNCTION easeinv.outbox_claim(text, integer, interval) IS
+    'leases up to batch_size of the current tenant''s events the consumer has not acknowledged, in id order, one at a time per aggregate; at least once';
+COMMENT ON FUNCTION easeinv.outbox_claim_all(text, integer, interval) IS
+    'outbox_claim for every tenant''s events (easeinv_consumer, easeinv_admin)';
+COMMENT ON FUNCTION easeinv.outbox_ack(text, bigint[]) IS
+    'acknowledges claimed events (ids the consumer has no lease on, or acknowledged before, are not counted); returns how many';
+COMMENT ON FUNCTION easeinv.outbox_register(text) IS
+    'registers a consumer of the current tenant: from now on the purge keeps what it has not acknowledged';
 COMMENT ON FUNCTION easeinv.outbox_unregister(text) IS
     'removes a consumer and its deliveries, so that the purge no longer waits for it';
 
 REVOKE ALL ON FUNCTION easeinv.outbox_harvest(text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION easeinv.outbox_claim(text, integer, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION easeinv.outbox_ack(text, bigint[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION easeinv.outbox_register(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION easeinv.outbox_unregister(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION easeinv.outbox_claim_in(bigint, text, integer, interval), easeinv.outbox_ack_in(bigint, text, bigint[]),
+                       easeinv.outbox_register_in(bigint, text), easeinv.outbox_unregister_in(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION easeinv.outbox_claim(text, integer, interval), easeinv.outbox_ack(text, bigint[]),
+                       easeinv.outbox_register(text), easeinv.outbox_unregister(text),
+                       easeinv.outbox_claim_all(text, integer, interval), easeinv.outbox_ack_all(text, bigint[]),
+                       easeinv.outbox_register_all(text), easeinv.outbox_unregister_all(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION easeinv.outbox_claim(text, integer, interval), easeinv.outbox_ack(text, bigint[]),
                           easeinv.outbox_register(text), easeinv.outbox_unregister(text)
-    TO easeinv_consumer, easeinv_app, easeinv_admin;
+    TO easeinv_app, easeinv_admin;
+GRANT EXECUTE ON FUNCTION easeinv.outbox_claim_all(text, integer, interval), easeinv.outbox_ack_all(text, bigint[]),
+                          easeinv.outbox_register_all(text), easeinv.outbox_unregister_all(text)
+    TO easeinv_consumer, easeinv_admin;
+-- the application's events: the application's role (and maintenance), not PUBLIC
+REVOKE ALL ON FUNCTION easeinv.emit(text, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION easeinv.emit(text, text, text, jsonb) TO easeinv_app, easeinv_admin;

@@ -159,4 +159,56 @@ RESET ROLE;
 UPDATE easeinv.tenants SET settings = settings || '{"round_off": true}' WHERE id = :t;
 UPDATE easeinv.tenants SET name = 'Outbox A Ltd' WHERE id = :t;   -- not the settings: no event
 SELECT type, payload - 'tenant_id' AS payload FROM easeinv.outbox WHERE type LIKE 'tenant.%';
+
+-- in replica mode (a superuser's session_replication_role = replica) the events are appended as ever
+SET session_replication_role = replica;
+UPDATE easeinv.tenants SET settings = settings || '{"round_off": false}' WHERE id = :t;
+RESET session_replication_role;
+SELECT count(*) AS settings_events FROM easeinv.outbox WHERE type = 'tenant.settings_changed';
+
+-- a session-level tenant (what a pooler hands the next client) is no context for emit
+SET ROLE regress_web;
+SET easeinv.tenant_id = '1';
+SELECT easeinv.emit('order.placed', 'order', 'POOLED');
+\echo :LAST_ERROR_SQLSTATE
+RESET easeinv.tenant_id;
+
+-- the consumer functions' other refusals, and emit's size limit
+BEGIN;
+SELECT easeinv.set_tenant(:t) IS NOT NULL AS ok;
+SAVEPOINT s;
+SELECT easeinv.outbox_ack('cache', NULL);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.outbox_ack('Bad Name', '{1}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.outbox_register(NULL);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.outbox_unregister('Bad Name');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.outbox_claim('cache', 10001);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.outbox_claim('cache', 1, '2 days');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT easeinv.emit('order.big', 'order', 'BIG', jsonb_build_object('blob', repeat('x', 1100000)));
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+-- the application registers and unregisters its own consumers (its tenant's scope only)
+SELECT easeinv.outbox_register('app-feed') AS registered, easeinv.outbox_register('app-feed') AS again,
+       easeinv.outbox_unregister('app-feed') AS unregistered, easeinv.outbox_unregister('app-feed') AS gone;
+-- and purges nothing: outbox_purge is the maintenance role's
+SELECT easeinv.outbox_purge();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+RESET ROLE;
+SELECT easeinv.outbox_purge(batch_size => 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT easeinv.outbox_purge('-1 day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT easeinv.feature_bucket(NULL, 1) IS NULL AS bucket_of_null;
 RESET client_min_messages;

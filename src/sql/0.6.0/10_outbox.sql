@@ -118,7 +118,8 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
     IF consumer IS NULL THEN
-        RAISE EXCEPTION 'consumer must not be null' USING ERRCODE = '22004';
+        RAISE EXCEPTION 'consumer must not be null'
+            USING ERRCODE = '22004', HINT = 'Name the consumer, such as ''search-indexer''.';
     END IF;
     IF consumer !~ '^[a-z][a-z0-9_.-]{0,62}$' THEN
         RAISE EXCEPTION 'invalid consumer name "%"', consumer
@@ -265,7 +266,8 @@ DECLARE
 BEGIN
     PERFORM easeinv.outbox_check_consumer(consumer);
     IF ids IS NULL THEN
-        RAISE EXCEPTION 'ids must not be null' USING ERRCODE = '22004';
+        RAISE EXCEPTION 'ids must not be null'
+            USING ERRCODE = '22004', HINT = 'Pass the ids outbox_claim returned, such as ARRAY[101, 102].';
     END IF;
     UPDATE easeinv.outbox_deliveries d SET acked_at = clock_timestamp(), leased_until = NULL
      WHERE d.consumer = outbox_ack_in.consumer AND d.scope = s AND d.event_id = ANY (ids)

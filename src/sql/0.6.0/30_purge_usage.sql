@@ -58,10 +58,12 @@ DECLARE
     total  bigint := 0;
 BEGIN
     IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 1000000 THEN
-        RAISE EXCEPTION 'batch_size must be from 1 to 1000000' USING ERRCODE = '22023';
+        RAISE EXCEPTION 'batch_size must be from 1 to 1000000'
+            USING ERRCODE = '22023', HINT = 'Leave it out for batches of 10000 events.';
     END IF;
     IF older_than < interval '0' THEN
-        RAISE EXCEPTION 'older_than must not be negative' USING ERRCODE = '22023';
+        RAISE EXCEPTION 'older_than must not be negative'
+            USING ERRCODE = '22023', HINT = 'Pass an age such as ''7 days'', or leave it out for easeinv.outbox_retention.';
     END IF;
     LOOP
         WITH doomed AS (
